@@ -1,0 +1,119 @@
+// Tearing a workspace down, synchronously so the same code serves close(), the
+// process 'exit' hook and the sweep of a crashed run's leftovers. Everything is
+// derived from the slot number and its owner file.
+import fs from 'node:fs';
+import { listSlots, pidAlive, readOwner, slotNames } from './slots.js';
+import { runSync, sleepSync } from './run.js';
+import { deleteUserSync, userExists } from './user.js';
+
+function netnsExists(ns: string): boolean {
+  return fs.existsSync(`/var/run/netns/${ns}`) || fs.existsSync(`/run/netns/${ns}`);
+}
+
+function linkExists(dev: string): boolean {
+  return fs.existsSync(`/sys/class/net/${dev}`);
+}
+
+function netnsPids(ns: string): number[] {
+  if (!netnsExists(ns)) return [];
+  return runSync(['ip', 'netns', 'pids', ns]).stdout.split(/\s+/).filter(Boolean).map(Number);
+}
+
+function userPids(user: string): number[] {
+  const r = runSync(['pgrep', '-u', user]);
+  return r.code === 0 ? r.stdout.split(/\s+/).filter(Boolean).map(Number) : [];
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  for (const target of [-pid, pid]) {
+    try { process.kill(target, 'SIGKILL'); } catch { /* already gone */ }
+  }
+}
+
+function waitGone(what: () => number[], ms: number): number[] {
+  const deadline = Date.now() + ms;
+  let left = what();
+  while (left.length > 0 && Date.now() < deadline) {
+    for (const pid of left) killGroup(pid);
+    sleepSync(10);
+    left = what();
+  }
+  return left;
+}
+
+/** Removes every trace of a slot. Returns what could not be removed (empty on success). */
+export function teardownSlotSync(slot: number): string[] {
+  const n = slotNames(slot);
+  const owner = readOwner(n.dir);
+  const problems: string[] = [];
+  killGroup(owner?.sshdPid);
+  killGroup(owner?.modelPid);
+  const ownsUser = owner?.createdUser ?? (process.getuid?.() === 0 && userExists(n.user));
+  if (ownsUser && userExists(n.user)) runSync(['pkill', '-KILL', '-u', n.user]);
+  const leftNs = waitGone(() => netnsPids(n.netns), 5000);
+  if (leftNs.length) problems.push(`processes still in ${n.netns}: ${leftNs.join(' ')}`);
+  if (ownsUser && userExists(n.user)) {
+    const leftUser = waitGone(() => userPids(n.user), 5000);
+    if (leftUser.length) problems.push(`processes of ${n.user} still running: ${leftUser.join(' ')}`);
+  }
+  if (netnsExists(n.netns)) {
+    const r = runSync(['ip', 'netns', 'del', n.netns]);
+    if (r.code !== 0) problems.push(`ip netns del ${n.netns}: ${r.stderr.trim()}`);
+  }
+  if (linkExists(n.vethHost)) runSync(['ip', 'link', 'del', n.vethHost]);
+  if (ownsUser && userExists(n.user)) {
+    try { deleteUserSync(n.user); } catch (err) { problems.push((err as Error).message); }
+  }
+  fs.rmSync(n.dir, { recursive: true, force: true, maxRetries: 3 });
+  return problems;
+}
+
+export interface LeftoverHints { createdUser: boolean; sshdPid?: number | undefined; modelPid?: number | undefined; user: string }
+
+/** Lists what of a slot still exists; used by tests to assert a clean teardown. */
+export function leftoversOf(slot: number, h: LeftoverHints): string[] {
+  const n = slotNames(slot);
+  const out: string[] = [];
+  if (netnsExists(n.netns)) out.push(`network namespace ${n.netns}`);
+  if (linkExists(n.vethHost)) out.push(`veth ${n.vethHost}`);
+  if (fs.existsSync(n.dir)) out.push(`directory ${n.dir}`);
+  for (const [what, pid] of [['sshd', h.sshdPid], ['fake model', h.modelPid]] as const) {
+    if (pid && pidAlive(pid) && !isZombie(pid)) out.push(`${what} process ${pid}`);
+  }
+  if (h.createdUser) {
+    if (userExists(n.user)) out.push(`user ${n.user}`);
+    const pids = userPids(n.user);
+    if (pids.length) out.push(`processes of ${n.user}: ${pids.join(' ')}`);
+  }
+  return out;
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return /^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Tears down slots whose owning process is gone (a crashed or killed run). */
+export function sweepStale(o: { includePersistent?: boolean } = {}): number[] {
+  const swept: number[] = [];
+  for (const slot of listSlots()) {
+    const dir = slotNames(slot).dir;
+    const owner = readOwner(dir);
+    if (owner?.persistent && !o.includePersistent) continue;
+    if (owner && !owner.persistent && pidAlive(owner.pid)) continue;
+    // A slot is claimed by mkdir and its owner file written right after; give a
+    // claim being made this instant the benefit of the doubt.
+    if (!owner) {
+      try {
+        if (Date.now() - fs.statSync(dir).mtimeMs < 60_000) continue;
+      } catch { continue; }
+    }
+    teardownSlotSync(slot);
+    swept.push(slot);
+  }
+  return swept;
+}

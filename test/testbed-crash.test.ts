@@ -1,0 +1,54 @@
+// Teardown on failure paths: a test process that crashes cleans up on its way out,
+// and what a process killed with SIGKILL leaves is removed by the sweep.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { leftoversOf, sweepStale, waitFor } from '../container/testbed/index.js';
+
+const testbed = pathToFileURL(path.resolve(import.meta.dirname, '..', 'container', 'testbed', 'index.js')).href;
+
+interface Info { slot: number; user: string; uid: number; sshdPid: number; modelPid: number; createdUser: boolean }
+
+function child(then: string) {
+  const script = `
+    import { createWorkspace } from ${JSON.stringify(testbed)};
+    const ws = await createWorkspace({ name: 'crashy' });
+    const o = JSON.parse((await import('node:fs')).readFileSync(ws.dir + '/owner.json', 'utf8'));
+    console.log(JSON.stringify({ slot: ws.slot, user: ws.user, uid: ws.uid, sshdPid: o.sshdPid, modelPid: o.modelPid, createdUser: o.createdUser }));
+    ${then}`;
+  const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  c.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => c.on('close', (code) => resolve(code)));
+  const info = waitFor('the child to report its workspace', () => {
+    const line = out.split('\n').find((l) => l.startsWith('{'));
+    if (line) return JSON.parse(line) as Info;
+    if (c.exitCode !== null) throw new Error(`child exited early: ${err}`);
+    return undefined;
+  }, { timeoutMs: 30_000 });
+  return { c, info, exited, stderr: () => err };
+}
+
+const hints = (i: Info) => ({ createdUser: i.createdUser, sshdPid: i.sshdPid, modelPid: i.modelPid, user: i.user });
+
+t.test('a test process that throws tears its workspaces down on exit', async (t) => {
+  const { info, exited, stderr } = child(`setTimeout(() => { throw new Error('boom: the test failed'); }, 10);`);
+  const i = await info;
+  t.not(await exited, 0, 'the child crashed');
+  t.match(stderr(), /boom/);
+  t.same(leftoversOf(i.slot, hints(i)), [], 'nothing left behind');
+});
+
+t.test('what a SIGKILLed process leaves is swept', async (t) => {
+  const { c, info, exited } = child(`setInterval(() => {}, 1000);`);
+  const i = await info;
+  c.kill('SIGKILL');
+  await exited;
+  t.not(leftoversOf(i.slot, hints(i)), [], 'SIGKILL leaves the workspace running');
+  const swept = sweepStale();
+  t.ok(swept.includes(i.slot), 'the sweep finds it');
+  t.same(leftoversOf(i.slot, hints(i)), [], 'and removes all of it');
+});
