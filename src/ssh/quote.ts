@@ -3,13 +3,7 @@
 // construction, whatever the bytes. NUL cannot be carried by any shell word (the
 // remote side would truncate there), so it is refused rather than silently cut.
 
-export class UnquotableArgumentError extends Error {
-  readonly code = 'WARREN_ERR_UNQUOTABLE';
-  constructor() {
-    super('argument contains a NUL byte, which no remote shell command can carry');
-    this.name = 'UnquotableArgumentError';
-  }
-}
+import { UnquotableArgumentError } from '../errors.js';
 
 export function quoteArg(arg: string): string {
   if (arg.includes('\0')) throw new UnquotableArgumentError();
