@@ -3,7 +3,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createWorkspace, run, runOk, fingerprintOfPublicKey } from '../container/testbed/index.js';
+import { createWorkspace, run, runOk, fingerprintOfPublicKey, opencodeVersion } from '../container/testbed/index.js';
 import { sshHandshake } from './helpers/net.js';
 
 t.test('a workspace', async (t) => {
@@ -61,7 +61,7 @@ t.test('a workspace', async (t) => {
     const log = fs.readFileSync(ws.modelLogPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; prompt: string });
     t.ok(log.some((e) => e.kind === 'chat' && e.prompt.includes(prompt)), 'the fake model answered that prompt');
     const version = await run(ws.sshArgv(['opencode', '--version']));
-    t.equal(version.stdout.trim(), '1.18.33', 'the pinned opencode is on the user\'s PATH');
+    t.equal(version.stdout.trim(), opencodeVersion(), 'the pinned opencode is on the user\'s PATH');
   });
 });
 

@@ -4,9 +4,10 @@
 // crashed runs left behind.
 import { createWorkspaces } from './index.js';
 import { sweepStale } from './teardown.js';
+import { opencodeBinDir } from './opencode-bin.js';
 
 const [cmd, arg] = process.argv.slice(2);
-const usage = 'usage: testbed up [N] | down | sweep';
+const usage = 'usage: testbed up [N] | down | sweep | install-opencode';
 
 async function main(): Promise<number> {
   switch (cmd) {
@@ -31,6 +32,10 @@ async function main(): Promise<number> {
     case 'sweep': {
       const swept = sweepStale();
       if (swept.length) process.stderr.write(`testbed: swept ${swept.length} leftover workspace(s) of crashed runs\n`);
+      return 0;
+    }
+    case 'install-opencode': {
+      process.stdout.write(`${await opencodeBinDir()}/opencode\n`);
       return 0;
     }
     default:

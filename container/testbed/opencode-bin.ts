@@ -1,42 +1,51 @@
-// The pinned opencode binary, copied once into a world-readable cache so that
-// unprivileged workspace users can run it wherever the project is checked out
-// (a clone under a private directory would not be reachable for them).
+// The pinned opencode (package.json config.opencodeVersion), installed once from
+// npm into a world-readable cache, so that unprivileged workspace users can run it
+// wherever the project is checked out. It is not a package.json dependency: the
+// registry here serves only some platforms' binaries, and npm ci would then
+// reject any lock file that names opencode-ai.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { testbedRoot } from './slots.js';
+import { runOk } from './run.js';
 
-const require = createRequire(import.meta.url);
+const pkgJson = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'package.json');
 
 export function opencodeVersion(): string {
-  const pkg = JSON.parse(fs.readFileSync(require.resolve('opencode-ai/package.json'), 'utf8')) as { version: string };
-  return pkg.version;
+  const pkg = JSON.parse(fs.readFileSync(pkgJson, 'utf8')) as { config: { opencodeVersion: string } };
+  return pkg.config.opencodeVersion;
 }
 
-function installedBinary(): string {
+function platformBinary(prefix: string): string {
   const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
-  for (const pkg of [`opencode-linux-${arch}`, `opencode-linux-${arch}-baseline`]) {
-    try {
-      const bin = path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'bin', 'opencode');
-      if (fs.existsSync(bin)) return bin;
-    } catch { /* next candidate */ }
-  }
-  const wrapper = path.join(path.dirname(require.resolve('opencode-ai/package.json')), 'bin', 'opencode.exe');
-  if (fs.existsSync(wrapper)) return wrapper;
-  throw new Error('testbed: the opencode binary is not installed; run npm ci');
+  const candidates = [`opencode-linux-${arch}`, `opencode-linux-${arch}-baseline`, `opencode-linux-${arch}-musl`]
+    .map((p) => path.join(prefix, 'node_modules', p, 'bin', 'opencode'));
+  const found = candidates.find((c) => fs.existsSync(c));
+  if (!found) throw new Error(`testbed: npm installed opencode-ai but no Linux ${arch} binary came with it`);
+  return found;
 }
 
-/** Returns the directory holding `opencode`, ready to put on a workspace user's PATH. */
-export function opencodeBinDir(): string {
-  const dir = path.join(testbedRoot(), `opencode-${opencodeVersion()}`);
+/** Returns the directory holding `opencode`, installing the pinned version on first use. */
+export async function opencodeBinDir(): Promise<string> {
+  const version = opencodeVersion();
+  const dir = path.join(testbedRoot(), `opencode-${version}`);
   const target = path.join(dir, 'opencode');
   if (fs.existsSync(target)) return dir;
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   fs.chmodSync(dir, 0o755);
-  // Copy then rename: parallel test processes may race here, and rename is atomic.
-  const tmp = `${target}.${process.pid}.tmp`;
-  fs.copyFileSync(installedBinary(), tmp);
-  fs.chmodSync(tmp, 0o755);
-  fs.renameSync(tmp, target);
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-opencode-'));
+  try {
+    // Scripts stay off: the wrapper's postinstall only links the same binary.
+    await runOk(['npm', 'install', '--prefix', prefix, '--no-save', '--no-audit', '--no-fund', '--ignore-scripts',
+      '--no-package-lock', `opencode-ai@${version}`], { timeoutMs: 300_000 });
+    // Copy then rename: parallel test processes may race here, and rename is atomic.
+    const tmp = `${target}.${process.pid}.tmp`;
+    fs.copyFileSync(platformBinary(prefix), tmp);
+    fs.chmodSync(tmp, 0o755);
+    fs.renameSync(tmp, target);
+  } finally {
+    fs.rmSync(prefix, { recursive: true, force: true });
+  }
   return dir;
 }

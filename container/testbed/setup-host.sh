@@ -25,3 +25,8 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 if [ -f "$here/dist/container/testbed/cli.js" ]; then
   node "$here/dist/container/testbed/cli.js" sweep
 fi
+# Install the pinned opencode into the test bed's cache now, once, rather than in
+# the first test that needs it.
+if [ -f "$here/dist/container/testbed/cli.js" ]; then
+  node "$here/dist/container/testbed/cli.js" install-opencode
+fi

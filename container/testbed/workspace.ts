@@ -233,7 +233,7 @@ async function build(names: SlotNames, mode: Mode, opts: WorkspaceOptions): Prom
   const hostKeyFingerprint = fingerprintOfPublicKey(hostPublicKey);
 
   // HOME, as a fresh container's would be, with opencode on PATH and configured for the fake model.
-  const binDir = opencodeBinDir();
+  const binDir = await opencodeBinDir();
   const opencodeBin = path.join(binDir, 'opencode');
   const localBin = path.join(home, '.local', 'bin');
   fs.mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
