@@ -4,7 +4,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createWorkspace, run, runOk } from '../container/testbed/index.js';
+import { createWorkspace, run, runOk, opencodeBinary } from '../container/testbed/index.js';
 import { sshHandshake } from './helpers/net.js';
 
 const repo = path.resolve(import.meta.dirname, '..', '..');
@@ -49,7 +49,10 @@ t.test('an unprivileged user gets a working workspace without root', { skip: !is
       const r = await run(ws.sshArgv(['sh', '-c', 'id -un; cd ~/projects && opencode run "unprivileged hello"']), { timeoutMs: 90000 });
       console.log(JSON.stringify({ mode: ws.mode, isolated: ws.isolated, code: r.code, out: r.stdout, err: r.stderr }));
     } finally { await ws.close(); console.log(JSON.stringify({ leftovers: ws.leftovers() })); }`;
+  // The machine's pinned opencode (world-readable): no second download as this user.
+  const bin = await opencodeBinary();
   const r = await run(['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', 'env', '-i', `HOME=${home}`, `PATH=${process.env.PATH}`,
+    `WARREN_OPENCODE_BIN=${bin}`,
     process.execPath, '--input-type=module', '-e', script], { timeoutMs: 120_000, cwd: home });
   t.equal(r.code, 0, `the unprivileged run exits 0 ${r.stderr.slice(-300)}`);
   const [first, second] = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);

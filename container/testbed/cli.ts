@@ -4,7 +4,7 @@
 // crashed runs left behind.
 import { createWorkspaces } from './index.js';
 import { sweepStale } from './teardown.js';
-import { opencodeBinDir } from './opencode-bin.js';
+import { opencodeBinary } from './opencode-bin.js';
 
 const [cmd, arg] = process.argv.slice(2);
 const usage = 'usage: testbed up [N] | down | sweep | install-opencode';
@@ -35,7 +35,7 @@ async function main(): Promise<number> {
       return 0;
     }
     case 'install-opencode': {
-      process.stdout.write(`${await opencodeBinDir()}/opencode\n`);
+      process.stdout.write(`${await opencodeBinary()}\n`);
       return 0;
     }
     default:

@@ -6,7 +6,7 @@ export { slotNames } from './slots.js';
 export { fingerprintOfPublicKey } from './keys.js';
 export { waitFor } from './wait.js';
 export { run, runOk, type RunResult } from './run.js';
-export { opencodeVersion } from './opencode-bin.js';
+export { opencodeVersion, opencodeBinary } from './opencode-bin.js';
 export { testbedRoot } from './slots.js';
 
 import { createWorkspace, type Workspace, type WorkspaceOptions } from './workspace.js';

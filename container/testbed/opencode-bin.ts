@@ -26,12 +26,26 @@ function platformBinary(prefix: string): string {
   return found;
 }
 
-/** Returns the directory holding `opencode`, installing the pinned version on first use. */
-export async function opencodeBinDir(): Promise<string> {
+/**
+ * Returns the path of the pinned `opencode`, installing it on first use. Set
+ * WARREN_OPENCODE_BIN to use a binary already on the machine; it must be the pinned
+ * version and readable by workspace users.
+ */
+export async function opencodeBinary(): Promise<string> {
   const version = opencodeVersion();
+  const given = process.env.WARREN_OPENCODE_BIN;
+  if (given) {
+    const r = await runOk([given, '--version'], { timeoutMs: 30_000 }).catch((err: Error) => {
+      throw new Error(`testbed: WARREN_OPENCODE_BIN=${given} does not run: ${err.message}`);
+    });
+    if (r.stdout.trim() !== version) {
+      throw new Error(`testbed: WARREN_OPENCODE_BIN=${given} is opencode ${r.stdout.trim()}, the pin is ${version}`);
+    }
+    return given;
+  }
   const dir = path.join(testbedRoot(), `opencode-${version}`);
   const target = path.join(dir, 'opencode');
-  if (fs.existsSync(target)) return dir;
+  if (fs.existsSync(target)) return target;
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   fs.chmodSync(dir, 0o755);
   const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-opencode-'));
@@ -47,5 +61,5 @@ export async function opencodeBinDir(): Promise<string> {
   } finally {
     fs.rmSync(prefix, { recursive: true, force: true });
   }
-  return dir;
+  return target;
 }

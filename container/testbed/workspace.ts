@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { claimSlot, testbedRoot, readOwner, writeOwner as writeOwnerFile, slotNames, type Mode, type Owner, type SlotNames } from './slots.js';
 import { generateKey, publicKeyLine, fingerprintOfPublicKey } from './keys.js';
-import { opencodeBinDir } from './opencode-bin.js';
+import { opencodeBinary } from './opencode-bin.js';
 import { createUser } from './user.js';
 import { run, runOk, type RunOptions, type RunResult } from './run.js';
 import { waitFor } from './wait.js';
@@ -233,8 +233,7 @@ async function build(names: SlotNames, mode: Mode, opts: WorkspaceOptions): Prom
   const hostKeyFingerprint = fingerprintOfPublicKey(hostPublicKey);
 
   // HOME, as a fresh container's would be, with opencode on PATH and configured for the fake model.
-  const binDir = await opencodeBinDir();
-  const opencodeBin = path.join(binDir, 'opencode');
+  const opencodeBin = await opencodeBinary();
   const localBin = path.join(home, '.local', 'bin');
   fs.mkdirSync(path.join(home, '.ssh'), { recursive: true, mode: 0o700 });
   fs.mkdirSync(localBin, { recursive: true });
