@@ -41,10 +41,16 @@ t.test('an unprivileged user gets a working workspace without root', { skip: !is
     t.pass(`skipped: the checkout at ${repo} is not readable by other users`);
     return;
   }
+  // A root workspace alongside: the unprivileged user's slots are numbered from 0 in
+  // its own registry, and must never touch root's namespace or user of the same number.
+  const neighbour = await createWorkspace({ name: 'neighbour' });
+  t.teardown(() => neighbour.close());
   const testbed = pathToFileURL(path.join(repo, 'dist', 'container', 'testbed', 'index.js')).href;
   const script = `
     import { createWorkspace, run } from ${JSON.stringify(testbed)};
+    for (let i = 0; i < ${neighbour.slot}; i++) await (await createWorkspace({ name: 'filler', fakeModel: false })).close();
     const ws = await createWorkspace({ name: 'unpriv' });
+    console.log(JSON.stringify({ slot: ws.slot }));
     try {
       const r = await run(ws.sshArgv(['sh', '-c', 'id -un; cd ~/projects && opencode run "unprivileged hello"']), { timeoutMs: 90000 });
       console.log(JSON.stringify({ mode: ws.mode, isolated: ws.isolated, code: r.code, out: r.stdout, err: r.stderr }));
@@ -55,10 +61,15 @@ t.test('an unprivileged user gets a working workspace without root', { skip: !is
     `WARREN_OPENCODE_BIN=${bin}`,
     process.execPath, '--input-type=module', '-e', script], { timeoutMs: 120_000, cwd: home });
   t.equal(r.code, 0, `the unprivileged run exits 0 ${r.stderr.slice(-300)}`);
-  const [first, second] = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const [slot, first, second] = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  t.same(slot, { slot: neighbour.slot }, 'the unprivileged workspace had the same slot number as root\'s');
   t.match(first, { mode: 'loopback', isolated: false, code: 0 });
   t.match(String(first?.out), user, 'logged in as that user');
   t.match(String(first?.out), 'unprivileged hello', 'opencode answered through the fake model');
   t.match(r.stderr, /isolation is weaker/, 'says plainly that isolation is weaker');
   t.same(second, { leftovers: [] }, 'nothing left');
+  t.same(neighbour.leftovers().filter((l) => /namespace|veth|user wtb/.test(l)).length, neighbour.isolated ? 3 : 1,
+    "root's workspace of the same number still has its namespace, veth and user");
+  const login = await run(neighbour.sshArgv(['true']));
+  t.equal(login.code, 0, "and root's workspace still answers");
 });

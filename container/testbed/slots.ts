@@ -9,10 +9,11 @@ import path from 'node:path';
 export const MAX_SLOTS = 4096;
 
 export function testbedRoot(): string {
-  if (process.env.WARREN_TESTBED_ROOT) return process.env.WARREN_TESTBED_ROOT;
-  // Without root, sshd runs as the user and StrictModes checks every directory above
-  // authorized_keys up to the user's own home: /tmp (world-writable) would fail that.
-  return process.getuid?.() === 0 ? '/tmp/warren-testbed' : path.join(os.homedir(), '.cache', 'warren-testbed');
+  // As root, slots name machine-wide things (namespaces, users, addresses), so there
+  // is exactly one registry. Without root a workspace creates none of those, and
+  // sshd's StrictModes wants its files below the user's own home, not /tmp.
+  if (process.getuid?.() === 0) return '/tmp/warren-testbed';
+  return process.env.WARREN_TESTBED_ROOT ?? path.join(os.homedir(), '.cache', 'warren-testbed');
 }
 
 export type Mode = 'netns' | 'loopback';

@@ -47,21 +47,26 @@ export function teardownSlotSync(slot: number): string[] {
   const n = slotNames(slot);
   const owner = readOwner(n.dir);
   const problems: string[] = [];
+  // Namespace and veth names are per slot, but a loopback slot (another root, not
+  // root) never made them: those names may belong to someone else's workspace.
+  const netnsMode = owner ? owner.mode === 'netns' : process.getuid?.() === 0;
   killGroup(owner?.sshdPid);
   killGroup(owner?.modelPid);
   const ownsUser = owner?.createdUser ?? (process.getuid?.() === 0 && userExists(n.user));
   if (ownsUser && userExists(n.user)) runSync(['pkill', '-KILL', '-u', n.user]);
-  const leftNs = waitGone(() => netnsPids(n.netns), 5000);
-  if (leftNs.length) problems.push(`processes still in ${n.netns}: ${leftNs.join(' ')}`);
+  if (netnsMode) {
+    const leftNs = waitGone(() => netnsPids(n.netns), 5000);
+    if (leftNs.length) problems.push(`processes still in ${n.netns}: ${leftNs.join(' ')}`);
+  }
   if (ownsUser && userExists(n.user)) {
     const leftUser = waitGone(() => userPids(n.user), 5000);
     if (leftUser.length) problems.push(`processes of ${n.user} still running: ${leftUser.join(' ')}`);
   }
-  if (netnsExists(n.netns)) {
+  if (netnsMode && netnsExists(n.netns)) {
     const r = runSync(['ip', 'netns', 'del', n.netns]);
     if (r.code !== 0) problems.push(`ip netns del ${n.netns}: ${r.stderr.trim()}`);
   }
-  if (linkExists(n.vethHost)) runSync(['ip', 'link', 'del', n.vethHost]);
+  if (netnsMode && linkExists(n.vethHost)) runSync(['ip', 'link', 'del', n.vethHost]);
   if (ownsUser && userExists(n.user)) {
     try { deleteUserSync(n.user); } catch (err) { problems.push((err as Error).message); }
   }
@@ -69,14 +74,14 @@ export function teardownSlotSync(slot: number): string[] {
   return problems;
 }
 
-export interface LeftoverHints { createdUser: boolean; sshdPid?: number | undefined; modelPid?: number | undefined; user: string }
+export interface LeftoverHints { mode: 'netns' | 'loopback'; createdUser: boolean; sshdPid?: number | undefined; modelPid?: number | undefined; user: string }
 
 /** Lists what of a slot still exists; used by tests to assert a clean teardown. */
 export function leftoversOf(slot: number, h: LeftoverHints): string[] {
   const n = slotNames(slot);
   const out: string[] = [];
-  if (netnsExists(n.netns)) out.push(`network namespace ${n.netns}`);
-  if (linkExists(n.vethHost)) out.push(`veth ${n.vethHost}`);
+  if (h.mode === 'netns' && netnsExists(n.netns)) out.push(`network namespace ${n.netns}`);
+  if (h.mode === 'netns' && linkExists(n.vethHost)) out.push(`veth ${n.vethHost}`);
   if (fs.existsSync(n.dir)) out.push(`directory ${n.dir}`);
   for (const [what, pid] of [['sshd', h.sshdPid], ['fake model', h.modelPid]] as const) {
     if (pid && pidAlive(pid) && !isZombie(pid)) out.push(`${what} process ${pid}`);

@@ -335,7 +335,7 @@ async function build(names: SlotNames, mode: Mode, opts: WorkspaceOptions): Prom
       fs.writeFileSync(tmp, m ? JSON.stringify(m) : '');
       fs.renameSync(tmp, modeFile);
     },
-    leftovers: () => leftoversOf(names.slot, { createdUser, sshdPid, modelPid, user }),
+    leftovers: () => leftoversOf(names.slot, { mode, createdUser, sshdPid, modelPid, user }),
     close: async () => {
       if (closed) return;
       closed = true;
