@@ -84,3 +84,15 @@ t.test('close leaves no namespace, veth, process, user or directory behind', asy
     t.not(id.code, 0, 'user removed');
   }
 });
+
+t.test('many workspaces at once: each its own host key and login, all gone after', async (t) => {
+  const { createWorkspaces } = await import('../container/testbed/index.js');
+  const wss = await createWorkspaces(12, { fakeModel: false, namePrefix: 'many' });
+  t.teardown(() => Promise.all(wss.map((w) => w.close())));
+  t.equal(new Set(wss.map((w) => w.hostKeyFingerprint)).size, 12, 'distinct host keys');
+  t.equal(new Set(wss.map((w) => `${w.host}:${w.port}`)).size, 12, 'distinct addresses');
+  const logins = await Promise.all(wss.map((w) => sshHandshake(w)));
+  t.same(logins.map((l, i) => l.authenticated && l.fingerprint === wss[i]!.hostKeyFingerprint), wss.map(() => true), 'every one answers with its own key');
+  await Promise.all(wss.map((w) => w.close()));
+  t.same(wss.flatMap((w) => w.leftovers()), [], 'nothing left');
+});
