@@ -48,8 +48,11 @@ t.test('an unprivileged user gets a working workspace without root', { skip: !is
   const testbed = pathToFileURL(path.join(repo, 'dist', 'container', 'testbed', 'index.js')).href;
   const script = `
     import { createWorkspace, run } from ${JSON.stringify(testbed)};
-    for (let i = 0; i < ${neighbour.slot}; i++) await (await createWorkspace({ name: 'filler', fakeModel: false })).close();
+    // Slots go lowest-free first: hold the lower ones so this one gets root's number.
+    const fillers = [];
+    for (let i = 0; i < ${neighbour.slot}; i++) fillers.push(await createWorkspace({ name: 'filler', fakeModel: false }));
     const ws = await createWorkspace({ name: 'unpriv' });
+    for (const f of fillers) await f.close();
     console.log(JSON.stringify({ slot: ws.slot }));
     try {
       const r = await run(ws.sshArgv(['sh', '-c', 'id -un; cd ~/projects && opencode run "unprivileged hello"']), { timeoutMs: 90000 });
