@@ -50,6 +50,8 @@ export function slotNames(slot: number): SlotNames {
 
 export interface Owner {
   pid: number; mode: Mode; name: string; createdUser: boolean; sshdPid?: number; modelPid?: number;
+  /** Other processes started in the workspace (HTTP targets). */
+  extraPids?: number[];
   /** Outlives its creator (testbed CLI `up`): only `down` removes it. */
   persistent?: boolean;
 }

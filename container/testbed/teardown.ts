@@ -52,6 +52,7 @@ export function teardownSlotSync(slot: number): string[] {
   const netnsMode = owner ? owner.mode === 'netns' : process.getuid?.() === 0;
   killGroup(owner?.sshdPid);
   killGroup(owner?.modelPid);
+  for (const pid of owner?.extraPids ?? []) killGroup(pid);
   const ownsUser = owner?.createdUser ?? (process.getuid?.() === 0 && userExists(n.user));
   if (ownsUser && userExists(n.user)) runSync(['pkill', '-KILL', '-u', n.user]);
   if (netnsMode) {

@@ -25,6 +25,8 @@ export const SSHD_CONFIG = path.join(repoRoot, 'container', 'sshd_config');
 const FAKE_MODEL_MAIN = path.join(repoRoot, 'dist', 'container', 'fake-model', 'main.js');
 const SSHD = '/usr/sbin/sshd';
 const MODEL_PORT_IN_NS = 11434;
+const TARGET_MAIN = path.join(repoRoot, 'dist', 'container', 'testbed', 'target-main.js');
+const TARGET_PORT_IN_NS = 8080;
 
 export interface FakeModelMode { chunkDelayMs?: number; error?: { status: number; message: string }; hang?: boolean }
 
@@ -70,6 +72,15 @@ export interface Workspace {
   /** Switches the fake model's fault mode for every following request (null: normal). */
   setModelMode(mode: FakeModelMode | null): void;
   modelLogPath: string;
+  /** SIGKILLs every sshd of the workspace (listener and per-connection), and waits until they are gone. */
+  killSshd(): Promise<void>;
+  /** Starts sshd again, same address, key and config, after killSshd(). */
+  startSshd(): Promise<void>;
+  /** SIGSTOPs every process of the workspace: a frozen container, TCP still acking. */
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  /** Starts the HTTP test target (container/testbed/target-server.ts) inside the workspace. */
+  startTarget(port?: number): Promise<{ port: number; stop(): Promise<void> }>;
   /** What is still there after close(): empty means a clean teardown. */
   leftovers(): string[];
   close(): Promise<void>;
@@ -287,22 +298,57 @@ async function build(names: SlotNames, mode: Mode, opts: WorkspaceOptions): Prom
   const setEnv = Object.entries(userEnv).filter(([k]) => !['USER', 'LOGNAME', 'SHELL'].includes(k)).map(([k, v]) => `${k}=${v}`).join(' ');
   let host: string;
   let port: number;
-  let sshdPid: number;
+  // What teardown must find: kept in the owner file as it changes.
+  const pids: { sshdPid?: number; modelPid?: number; extraPids: number[] } = { extraPids: [] };
+  if (modelPid !== undefined) pids.modelPid = modelPid;
+  const saveOwner = () => writeOwner(dir, { pid: process.pid, mode, name, createdUser, ...pids });
   if (mode === 'netns') {
     fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
     host = names.nsAddr;
     port = 22;
-    sshdPid = spawnDaemon(['ip', 'netns', 'exec', names.netns, SSHD, '-D', '-e', '-f', SSHD_CONFIG,
-      '-o', `ListenAddress=${host}`, '-o', `Port=${port}`, '-o', `HostKey=${hostKey}`,
-      '-o', `PidFile=${path.join(dir, 'sshd.pid')}`, '-o', `SetEnv=${setEnv}`], sshdLog);
-    writeOwner(dir, { pid: process.pid, mode, name, createdUser, modelPid, sshdPid });
-    await waitForSshd(host, port, sshdPid, sshdLog);
   } else {
     if (createdUser) chownTree(hostKeyDir, uid, gid);
     fs.chmodSync(dir, 0o755);
     host = '127.0.0.1';
-    ({ port, pid: sshdPid } = await startLoopbackSshd({ hostKey, dir, home, setEnv, sshdLog, uid, gid, createdUser, mode, name, modelPid }));
+    port = 0;
   }
+  const sshdArgv = (p: number) => mode === 'netns'
+    ? ['ip', 'netns', 'exec', names.netns, SSHD, '-D', '-e', '-f', SSHD_CONFIG,
+      '-o', `ListenAddress=${host}`, '-o', `Port=${p}`, '-o', `HostKey=${hostKey}`,
+      '-o', `PidFile=${path.join(dir, 'sshd.pid')}`, '-o', `SetEnv=${setEnv}`]
+    : [SSHD, '-D', '-e', '-f', SSHD_CONFIG, '-o', 'ListenAddress=127.0.0.1', '-o', `Port=${p}`,
+      '-o', `HostKey=${hostKey}`, '-o', `PidFile=${path.join(dir, 'sshd', 'sshd.pid')}`,
+      '-o', `AuthorizedKeysFile=${path.join(home, '.ssh', 'authorized_keys')}`, '-o', `SetEnv=${setEnv}`];
+  const spawnSshd = async (p: number) => {
+    pids.sshdPid = spawnDaemon(sshdArgv(p), sshdLog, mode === 'loopback' && createdUser ? { uid, gid } : {});
+    saveOwner();
+    await waitForSshd(host, p, pids.sshdPid, sshdLog);
+  };
+  if (mode === 'netns') {
+    await spawnSshd(port);
+  } else {
+    // A port picked free can be taken before sshd binds it: try a few.
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort();
+      try {
+        await spawnSshd(port);
+        break;
+      } catch (err) {
+        killTree(pids.sshdPid!, 'SIGKILL');
+        if (attempt >= 3 || !/Address already in use/.test(tail(sshdLog))) throw err;
+      }
+    }
+  }
+
+  /** Every process that makes up the workspace (all of the namespace, or our process trees). */
+  const workspacePids = async (): Promise<number[]> => {
+    if (mode === 'netns') {
+      const r = await run(['ip', 'netns', 'pids', names.netns]);
+      return r.stdout.split(/\s+/).filter(Boolean).map(Number);
+    }
+    const roots = [pids.sshdPid, pids.modelPid, ...pids.extraPids].filter((p): p is number => p !== undefined);
+    return roots.flatMap((r) => [r, ...descendants(r)]);
+  };
 
   const knownHostsPath = path.join(privateDir, 'known_hosts');
   fs.writeFileSync(knownHostsPath, `${port === 22 ? host : `[${host}]:${port}`} ${hostPublicKey.split(/\s+/).slice(0, 2).join(' ')}\n`);
@@ -335,7 +381,43 @@ async function build(names: SlotNames, mode: Mode, opts: WorkspaceOptions): Prom
       fs.writeFileSync(tmp, m ? JSON.stringify(m) : '');
       fs.renameSync(tmp, modeFile);
     },
-    leftovers: () => leftoversOf(names.slot, { mode, createdUser, sshdPid, modelPid, user }),
+    leftovers: () => leftoversOf(names.slot, { mode, createdUser, sshdPid: pids.sshdPid, modelPid: pids.modelPid, user }),
+    killSshd: async () => {
+      // The listener and every per-connection sshd: "all sshd processes".
+      const victims = [pids.sshdPid!, ...descendants(pids.sshdPid!)].filter((p) => commOf(p) === 'sshd');
+      for (const p of victims) signalPid(p, 'SIGKILL');
+      await waitFor('every sshd of the workspace to exit', () => victims.every((p) => !processAlive(p)), { timeoutMs: 10_000 });
+    },
+    startSshd: async () => {
+      if (pids.sshdPid !== undefined && processAlive(pids.sshdPid)) throw new Error('testbed: sshd is running already');
+      await spawnSshd(port);
+    },
+    freeze: async () => {
+      for (const p of await workspacePids()) signalPid(p, 'SIGSTOP');
+    },
+    thaw: async () => {
+      for (const p of await workspacePids()) signalPid(p, 'SIGCONT');
+    },
+    startTarget: async (targetPort = TARGET_PORT_IN_NS) => {
+      const out = path.join(dir, `target-${pids.extraPids.length}.out`);
+      const argv = [process.execPath, TARGET_MAIN, '--host', '127.0.0.1', '--port', String(mode === 'netns' ? targetPort : 0)];
+      const pid = spawnDaemon(mode === 'netns' ? ['ip', 'netns', 'exec', names.netns, ...argv] : argv, out);
+      pids.extraPids.push(pid);
+      saveOwner();
+      const got = await waitFor('the HTTP target to listen', () => {
+        const m = /target listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '');
+        if (m) return Number(m[1]);
+        if (!processAlive(pid)) throw new Error(`HTTP target exited: ${tail(out)}`);
+        return undefined;
+      }, { timeoutMs: 15_000 });
+      return {
+        port: got,
+        stop: async () => {
+          killTree(pid, 'SIGKILL');
+          await waitFor('the HTTP target to exit', () => !processAlive(pid), { timeoutMs: 10_000 });
+        },
+      };
+    },
     close: async () => {
       if (closed) return;
       closed = true;
@@ -344,6 +426,49 @@ async function build(names: SlotNames, mode: Mode, opts: WorkspaceOptions): Prom
     },
   };
   return ws;
+}
+
+function procStat(pid: number): { comm: string; ppid: number; state: string } | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    const rest = stat.slice(close + 2).split(' ');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), state: rest[0] ?? '', ppid: Number(rest[1]) };
+  } catch {
+    return undefined;
+  }
+}
+
+function commOf(pid: number): string | undefined { return procStat(pid)?.comm; }
+
+/** Every process below pid, by walking /proc's parent links. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const st = procStat(Number(e));
+    if (!st) continue;
+    const list = children.get(st.ppid) ?? [];
+    list.push(Number(e));
+    children.set(st.ppid, list);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+function signalPid(pid: number, sig: NodeJS.Signals): void {
+  try { process.kill(pid, sig); } catch { /* gone */ }
+}
+
+function killTree(pid: number, sig: NodeJS.Signals): void {
+  for (const p of [pid, ...descendants(pid)]) signalPid(p, sig);
 }
 
 function processAlive(pid: number): boolean {
@@ -375,30 +500,6 @@ async function setUpNetwork(n: SlotNames): Promise<void> {
   await runOk(['ip', '-n', n.netns, 'addr', 'add', `${n.nsAddr}/30`, 'dev', n.vethNs]);
   await runOk(['ip', '-n', n.netns, 'link', 'set', n.vethNs, 'up']);
   await runOk(['ip', '-n', n.netns, 'link', 'set', 'lo', 'up']);
-}
-
-interface LoopbackSshd {
-  hostKey: string; dir: string; home: string; setEnv: string; sshdLog: string; uid: number; gid: number;
-  createdUser: boolean; mode: Mode; name: string; modelPid: number | undefined;
-}
-
-async function startLoopbackSshd(o: LoopbackSshd): Promise<{ port: number; pid: number }> {
-  // A port picked free can be taken before sshd binds it: try a few.
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const pid = spawnDaemon([SSHD, '-D', '-e', '-f', SSHD_CONFIG, '-o', 'ListenAddress=127.0.0.1', '-o', `Port=${port}`,
-      '-o', `HostKey=${o.hostKey}`, '-o', `PidFile=${path.join(o.dir, 'sshd', 'sshd.pid')}`,
-      '-o', `AuthorizedKeysFile=${path.join(o.home, '.ssh', 'authorized_keys')}`, '-o', `SetEnv=${o.setEnv}`],
-    o.sshdLog, o.createdUser ? { uid: o.uid, gid: o.gid } : {});
-    writeOwner(o.dir, { pid: process.pid, mode: o.mode, name: o.name, createdUser: o.createdUser, modelPid: o.modelPid, sshdPid: pid });
-    try {
-      await waitForSshd('127.0.0.1', port, pid, o.sshdLog);
-      return { port, pid };
-    } catch (err) {
-      try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ }
-      if (attempt >= 3 || !/Address already in use/.test(tail(o.sshdLog))) throw err;
-    }
-  }
 }
 
 function chownTree(dir: string, uid: number, gid: number): void {
