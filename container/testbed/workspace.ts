@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { claimSlot, testbedRoot, readOwner, writeOwner as writeOwnerFile, slotNames, type Mode, type Owner, type SlotNames } from './slots.js';
 import { generateKey, publicKeyLine, fingerprintOfPublicKey } from './keys.js';
@@ -79,6 +79,12 @@ export interface Workspace {
   /** SIGSTOPs every process of the workspace: a frozen container, TCP still acking. */
   freeze(): Promise<void>;
   thaw(): Promise<void>;
+  /** Starts a long-running command as the workspace user inside the workspace; killed with it. */
+  spawnAsUser(argv: readonly string[], o?: { cwd?: string }): ChildProcess;
+  /** argv that runs this workspace's sshd in inetd mode (`sshd -i`): SSH over stdio, no port. */
+  sshdInetdArgv(): string[];
+  /** A second sshd on the workspace's own 127.0.0.1:port, reachable only through a forward (a jump target). */
+  startLoopbackSshd(port: number): Promise<void>;
   /** Starts the HTTP test target (container/testbed/target-server.ts) inside the workspace. */
   startTarget(port?: number): Promise<{ port: number; stop(): Promise<void> }>;
   /** What is still there after close(): empty means a clean teardown. */
@@ -397,6 +403,40 @@ async function build(names: SlotNames, mode: Mode, opts: WorkspaceOptions): Prom
     },
     thaw: async () => {
       for (const p of await workspacePids()) signalPid(p, 'SIGCONT');
+    },
+    spawnAsUser: (argv, o = {}) => {
+      const envArgs = Object.entries(userEnv).map(([k, v]) => `${k}=${v}`);
+      const full = mode === 'netns'
+        ? ['ip', 'netns', 'exec', names.netns, 'setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'env', '-i', ...envArgs, ...argv]
+        : ['env', '-i', ...envArgs, ...argv];
+      const child = spawn(full[0]!, full.slice(1), {
+        cwd: o.cwd ?? home, stdio: ['ignore', 'pipe', 'pipe'], env: {},
+        ...(mode === 'loopback' && createdUser ? { uid, gid } : {}),
+      });
+      if (child.pid !== undefined) {
+        pids.extraPids.push(child.pid);
+        saveOwner();
+      }
+      return child;
+    },
+    sshdInetdArgv: () => {
+      const inetd = [SSHD, '-i', '-e', '-f', SSHD_CONFIG, '-o', `HostKey=${hostKey}`, '-o', `SetEnv=${setEnv}`];
+      return mode === 'netns' ? ['ip', 'netns', 'exec', names.netns, ...inetd]
+        : [...inetd, '-o', `AuthorizedKeysFile=${path.join(home, '.ssh', 'authorized_keys')}`];
+    },
+    startLoopbackSshd: async (p) => {
+      if (mode !== 'netns') throw new Error('testbed: a loopback-only sshd needs a namespace');
+      const log = path.join(dir, `sshd-${p}.log`);
+      const pid = spawnDaemon(['ip', 'netns', 'exec', names.netns, SSHD, '-D', '-e', '-f', SSHD_CONFIG,
+        '-o', 'ListenAddress=127.0.0.1', '-o', `Port=${p}`, '-o', `HostKey=${hostKey}`,
+        '-o', `PidFile=${path.join(dir, `sshd-${p}.pid`)}`, '-o', `SetEnv=${setEnv}`], log);
+      pids.extraPids.push(pid);
+      saveOwner();
+      await waitFor(`sshd on the workspace's 127.0.0.1:${p}`, () => {
+        if (/Server listening on 127\.0\.0\.1 port/.test(fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '')) return true;
+        if (!processAlive(pid)) throw new Error(`sshd exited: ${tail(log)}`);
+        return undefined;
+      }, { timeoutMs: 15_000 });
     },
     startTarget: async (targetPort = TARGET_PORT_IN_NS) => {
       const out = path.join(dir, `target-${pids.extraPids.length}.out`);

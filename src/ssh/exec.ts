@@ -56,7 +56,7 @@ export function runExec(client: Client, argv: readonly string[], o: ExecOptions,
       detach?.();
       if (e) {
         if (channel) {
-          try { channel.signal('KILL'); } catch { /* connection gone */ }
+          killRemote(channel);
           try { channel.close(); } catch { /* connection gone */ }
           channel.resume();
           channel.stderr.resume();
@@ -87,7 +87,8 @@ export function runExec(client: Client, argv: readonly string[], o: ExecOptions,
         if (e) return finish(hooks.failedError(shown, e.message));
         if (settled) {
           // The deadline passed while the channel was opening.
-          try { ch.signal('KILL'); ch.close(); } catch { /* connection gone */ }
+          killRemote(ch);
+          try { ch.close(); } catch { /* connection gone */ }
           ch.resume();
           return;
         }
@@ -114,4 +115,26 @@ export function runExec(client: Client, argv: readonly string[], o: ExecOptions,
       finish(hooks.failedError(shown, (e as Error).message));
     }
   });
+}
+
+interface ChannelInternals {
+  outgoing?: { id: number; state: string };
+  _client?: { _protocol?: { signal(id: number, name: string): void } };
+}
+
+/**
+ * Sends SIGKILL to the remote command (sshd kills its process group). ssh2's
+ * Channel.signal() silently does nothing once our side has sent EOF, which exec
+ * does at once when there is no stdin; the protocol allows the request after EOF,
+ * so it goes through ssh2's protocol object (ssh2 is pinned; a test covers this).
+ */
+function killRemote(ch: ClientChannel): void {
+  const c = ch as unknown as ChannelInternals;
+  try {
+    if (c.outgoing && (c.outgoing.state === 'open' || c.outgoing.state === 'eof') && c._client?._protocol) {
+      c._client._protocol.signal(c.outgoing.id, 'KILL');
+    } else {
+      ch.signal('KILL');
+    }
+  } catch { /* connection gone: the process goes with the session */ }
 }
