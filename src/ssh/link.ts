@@ -85,6 +85,8 @@ export interface LinkSnapshot {
   uptimeMs: number | null;
   keepaliveRttMs: number | null;
   openChannels: number;
+  /** Channels opened since the link was created (forwards and execs). */
+  channelsOpened: number;
   bytesIn: number;
   bytesOut: number;
   /** Successful connections after the first one. */
@@ -145,6 +147,7 @@ export class Link extends EventEmitter {
   private readonly upWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   private readonly counters: ByteCounters = { bytesIn: 0, bytesOut: 0 };
   private openChannelCount = 0;
+  private channelsOpenedCount = 0;
   private connects = 0;
   private failedAttempts = 0;
   private rttMs: number | null = null;
@@ -230,6 +233,7 @@ export class Link extends EventEmitter {
   async openSocket(host: string, port: number, o: ChannelOptions = {}): Promise<Duplex> {
     const ch = await this.openChannel(host, port, o);
     this.openChannelCount++;
+    this.channelsOpenedCount++;
     const sock: ChannelSocket = new ChannelSocket(ch, {
       remoteAddress: host, remotePort: port, counters: this.counters,
       onClose: () => {
@@ -253,6 +257,7 @@ export class Link extends EventEmitter {
         counters: this.counters,
         onChannel: (_ch, fail) => {
           this.openChannelCount++;
+          this.channelsOpenedCount++;
           this.inflight.add(fail);
           return () => {
             this.openChannelCount--;
@@ -277,6 +282,7 @@ export class Link extends EventEmitter {
       uptimeMs: this.stateValue === 'up' ? Date.now() - this.upAtMs : null,
       keepaliveRttMs: this.rttMs === null ? null : Math.round(this.rttMs * 1000) / 1000,
       openChannels: this.openChannelCount,
+      channelsOpened: this.channelsOpenedCount,
       bytesIn: this.counters.bytesIn,
       bytesOut: this.counters.bytesOut,
       reconnects: Math.max(0, this.connects - 1),
