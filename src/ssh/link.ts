@@ -120,6 +120,9 @@ export function nativeCryptoAvailable(): boolean {
 /** Anything in flight that a lost connection must fail at once. */
 type Failable = (err: Error) => void;
 
+/** Each client's transport: ssh2's destroy() skips a socket that end() already made unwritable. */
+const transports = new WeakMap<Client, Duplex>();
+
 export class Link extends EventEmitter {
   readonly name: string;
   readonly target: string;
@@ -352,6 +355,7 @@ export class Link extends EventEmitter {
   private handshake(sock: Duplex, timeoutMs: number, signal: AbortSignal): Promise<Client> {
     return new Promise((resolve, reject) => {
       const client = new Client();
+      transports.set(client, sock);
       let mismatch: HostKeyMismatchError | undefined;
       let settled = false;
       const fail = (err: Error) => {
@@ -541,22 +545,28 @@ function discardChannel(ch: ClientChannel): void {
   try { ch.close(); } catch { /* connection gone */ }
 }
 
-/** Ends a client, and destroys it if the peer does not answer within a second. */
+/** Ends a client politely, and destroys it and its transport if the peer does not answer within a second. */
 function endClient(client: Client): Promise<void> {
   return new Promise((resolve) => {
+    const sock = transports.get(client);
+    const destroy = () => {
+      client.destroy();
+      sock?.destroy();
+    };
     client.on('error', () => {});
     const timer = setTimeout(() => {
-      client.destroy();
+      destroy();
       resolve();
     }, 1000);
     client.once('close', () => {
       clearTimeout(timer);
+      sock?.destroy();
       resolve();
     });
     try {
       client.end();
     } catch {
-      client.destroy();
+      destroy();
     }
   });
 }
