@@ -4,6 +4,7 @@
 
 export type ErrorCode =
   | 'WARREN_ERR_USAGE'
+  | 'WARREN_ERR_CONFIG'
   | 'WARREN_ERR_UNQUOTABLE'
   | 'WARREN_ERR_KEY_READ'
   | 'WARREN_ERR_HOST_KEY_MISMATCH'
@@ -18,7 +19,22 @@ export type ErrorCode =
   | 'WARREN_ERR_CHANNEL_TIMEOUT'
   | 'WARREN_ERR_CHANNEL_FAILED'
   | 'WARREN_ERR_EXEC_TIMEOUT'
-  | 'WARREN_ERR_EXEC_FAILED';
+  | 'WARREN_ERR_EXEC_FAILED'
+  | OpencodeErrorCode;
+
+/** Codes of the opencode layer: server lifecycle, sessions, chat. */
+export type OpencodeErrorCode =
+  | 'WARREN_ERR_SERVER_START'
+  | 'WARREN_ERR_PORT_BUSY'
+  | 'WARREN_ERR_SERVER_GONE'
+  | 'WARREN_ERR_SERVER_HTTP'
+  | 'WARREN_ERR_SESSION_ID'
+  | 'WARREN_ERR_SESSION_NOT_FOUND'
+  | 'WARREN_ERR_IMPORT'
+  | 'WARREN_ERR_CHAT_FAILED'
+  | 'WARREN_ERR_CHAT_STALLED'
+  | 'WARREN_ERR_CHAT_TIMEOUT'
+  | 'WARREN_ERR_CHAT_ABORTED';
 
 export class WarrenError extends Error {
   readonly code: ErrorCode;
@@ -36,6 +52,19 @@ export class WarrenError extends Error {
 export class UsageError extends WarrenError {
   constructor(message: string) {
     super('WARREN_ERR_USAGE', message, { exitCode: 2 });
+  }
+}
+
+/**
+ * The config file is missing, unreadable or not JSON, or breaks a rule. Exit 2, and
+ * nothing is started. `key` is the offending key's JSON path
+ * (`workspaces.alpha.port`), or null when the problem is the file as a whole.
+ */
+export class ConfigError extends WarrenError {
+  readonly key: string | null;
+  constructor(key: string | null, problem: string, cause?: unknown) {
+    super('WARREN_ERR_CONFIG', key === null ? `config error: ${problem}` : `config error at ${key}: ${problem}`, { exitCode: 2, cause });
+    this.key = key;
   }
 }
 
@@ -146,6 +175,81 @@ export class ExecTimeoutError extends WarrenError {
 export class ExecFailedError extends WarrenError {
   constructor(workspace: string, command: string, why: string) {
     super('WARREN_ERR_EXEC_FAILED', `cannot run ${command} in workspace ${workspace}: ${why}`);
+  }
+}
+
+// ---- the opencode layer ----
+
+export class ServerStartError extends WarrenError {
+  constructor(workspace: string, why: string) {
+    super('WARREN_ERR_SERVER_START', `opencode did not start in workspace ${workspace}: ${why}`);
+  }
+}
+
+export class PortBusyError extends WarrenError {
+  constructor(workspace: string, port: number) {
+    super('WARREN_ERR_PORT_BUSY',
+      `port ${port} in workspace ${workspace} is held by something warren did not start: stop it, or set opencode.port for this workspace`);
+  }
+}
+
+/** The server died while it was being used; the next request starts it again. */
+export class ServerGoneError extends WarrenError {
+  constructor(workspace: string) {
+    super('WARREN_ERR_SERVER_GONE', `opencode in workspace ${workspace} stopped (it exited or was killed); it starts again on the next message`);
+  }
+}
+
+export class ServerHttpError extends WarrenError {
+  readonly status: number;
+  constructor(workspace: string, what: string, status: number, detail: string) {
+    super('WARREN_ERR_SERVER_HTTP', `opencode in workspace ${workspace} answered ${what} with ${status}: ${detail}`);
+    this.status = status;
+  }
+}
+
+/** Checked before anything runs: a session id is never passed on unless it is one. */
+export class InvalidSessionIdError extends WarrenError {
+  constructor(id: string) {
+    const shown = JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id);
+    super('WARREN_ERR_SESSION_ID', `${shown} is not an OpenCode session id (ses_ followed by 26 letters and digits)`, { exitCode: 2 });
+  }
+}
+
+export class SessionNotFoundError extends WarrenError {
+  constructor(workspace: string, id: string, searched: readonly string[]) {
+    super('WARREN_ERR_SESSION_NOT_FOUND', `session ${id} not found in workspace ${workspace} (searched: ${searched.join(', ')})`);
+  }
+}
+
+export class ImportError extends WarrenError {
+  constructor(workspace: string, id: string, from: string, why: string) {
+    super('WARREN_ERR_IMPORT', `importing session ${id} from ${from} in workspace ${workspace} failed: ${why}`);
+  }
+}
+
+/** opencode reported an error for the run (session.error). */
+export class ChatFailedError extends WarrenError {
+  constructor(workspace: string, session: string, why: string) {
+    super('WARREN_ERR_CHAT_FAILED', `the reply in session ${session} (workspace ${workspace}) failed: ${why}`);
+  }
+}
+
+export class ChatStalledError extends WarrenError {
+  constructor(workspace: string, why: string) {
+    super('WARREN_ERR_CHAT_STALLED', `gave up waiting for workspace ${workspace}: ${why}; the run was aborted`);
+  }
+}
+
+export class ChatTimeoutError extends WarrenError {
+  constructor(workspace: string, session: string, ms: number) {
+    super('WARREN_ERR_CHAT_TIMEOUT', `the reply in session ${session} (workspace ${workspace}) took longer than ${Math.round(ms / 1000)} s; the run was aborted`);
+  }
+}
+
+export class ChatAbortedError extends WarrenError {
+  constructor(workspace: string, session: string) {
+    super('WARREN_ERR_CHAT_ABORTED', `the caller went away; the run in session ${session} (workspace ${workspace}) was aborted`);
   }
 }
 

@@ -3,14 +3,25 @@
 // into one line on stderr and the exit code the spec fixes (0 ok, 1 runtime, 2 usage).
 import { UsageError, isWarrenError } from '../errors.js';
 import { warrenVersion } from '../version.js';
+import { chatCommand } from './commands/chat.js';
+import { sessionsCommand } from './commands/sessions.js';
 
 const HELP = `warren: SSH-tunnel session broker for OpenCode workspaces
 
 usage: warren <command> [options]
 
 commands:
+  chat <workspace> [--session <id>] [--directory D] [--config F] [--keep-server] <message>
+                   send a message and stream the reply; without --session a new
+                   session is created and its id printed on stderr. A session the
+                   server does not know is found and imported first.
+  sessions <workspace> [--json] [--config F]
+                   every session of the workspace, all projects and directories
   help             show this help
   version          print warren's version
+
+The config file is --config, else $WARREN_CONFIG, else /etc/warren/config.json.
+Set WARREN_LOG_LEVEL=debug to see what happens underneath (on stderr).
 
 options:
   -h, --help       show this help
@@ -30,8 +41,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd.startsWith('-')) throw new UsageError(`unknown option ${cmd}; see warren --help`);
-  void rest;
-  throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see warren --help`);
+  try {
+    switch (cmd) {
+      case 'chat': return await chatCommand(rest);
+      case 'sessions': return await sessionsCommand(rest);
+      default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see warren --help`);
+    }
+  } catch (err) {
+    // node:util parseArgs throws plain errors for unknown options: those are usage errors.
+    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(`${(err as Error).message}; see warren --help`);
+    throw err;
+  }
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err: unknown) => {

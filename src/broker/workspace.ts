@@ -1,0 +1,85 @@
+// One workspace at run time: its link, its opencode server, and the verbs the CLI
+// and the gateway use (locate, chat, sessions, create). The path of a request reads
+// top to bottom: here -> session locate -> server lifecycle -> dispatcher -> link.
+import type { WorkspaceConfig } from '../config/schema.js';
+import { silentLogger, type Logger } from '../log.js';
+import { Link } from '../ssh/link.js';
+import type { Semaphore } from '../ssh/semaphore.js';
+import type { Transport } from '../ssh/transport.js';
+import { callServer } from '../opencode/api.js';
+import { sendMessage, type ChatOptions, type ChatResult } from '../opencode/chat.js';
+import { locateSession, type Located, type SessionInfo } from '../opencode/locate.js';
+import { OpencodeServer } from '../opencode/server.js';
+import { listSessions, type SessionRow } from '../opencode/sessions.js';
+
+/**
+ * Data directories searched for sessions the server does not know, after the
+ * configured importFrom: the default XDG data home, where a non-login ssh session
+ * or a user without XDG_DATA_HOME in its profile keeps them.
+ */
+export const DEFAULT_IMPORT_FROM = ['~/.local/share'];
+
+export interface RuntimeOptions { logger?: Logger; handshakeLimiter?: Semaphore }
+
+export class WorkspaceRuntime {
+  readonly name: string;
+  readonly link: Link;
+  readonly server: OpencodeServer;
+  private readonly importFrom: string[];
+  private readonly log: Logger;
+
+  constructor(readonly config: WorkspaceConfig, o: RuntimeOptions = {}) {
+    this.name = config.name;
+    this.log = o.logger ?? silentLogger;
+    const transport: Transport = config.transport.kind === 'command'
+      ? { kind: 'command', argv: config.transport.argv }
+      : { kind: 'tcp', host: config.host, port: config.port };
+    this.link = new Link({
+      name: config.name, user: config.user, transport, privateKeyPath: config.privateKeyPath,
+      hostKeyFingerprint: config.hostKeyFingerprint, keepalive: config.keepalive, logger: this.log,
+      ...(o.handshakeLimiter ? { handshakeLimiter: o.handshakeLimiter } : {}),
+    });
+    this.server = new OpencodeServer(this.link, {
+      workspace: config.name, port: config.opencode.port, command: config.opencode.command,
+      idleTimeoutMs: config.opencode.idleTimeoutMs, startTimeoutMs: config.opencode.startTimeoutMs, logger: this.log,
+    });
+    this.importFrom = [...config.importFrom, ...DEFAULT_IMPORT_FROM.filter((d) => !config.importFrom.includes(d))];
+  }
+
+  start(): this {
+    this.link.start();
+    return this;
+  }
+
+  private get ctx() {
+    return { workspace: this.name, link: this.link, server: this.server, importFrom: this.importFrom, opencodeCommand: this.config.opencode.command, logger: this.log };
+  }
+
+  locate(sessionID: string): Promise<Located> {
+    return locateSession(this.ctx, sessionID);
+  }
+
+  sessions(): Promise<SessionRow[]> {
+    return listSessions(this.ctx);
+  }
+
+  async createSession(o: { directory?: string; title?: string } = {}): Promise<SessionInfo> {
+    await this.server.ensureRunning();
+    const r = await callServer<SessionInfo>(this.server, this.name, '/session', {
+      method: 'POST', body: o.title !== undefined ? { title: o.title } : {}, ...(o.directory !== undefined ? { directory: o.directory } : {}),
+    });
+    return r.body;
+  }
+
+  /** Locates (importing if needed), then sends and streams. */
+  async chat(sessionID: string, o: Omit<ChatOptions, 'sessionID' | 'directory'>): Promise<ChatResult & { imported: boolean }> {
+    const located = await this.locate(sessionID);
+    const result = await sendMessage(this.ctx, { ...o, sessionID, directory: located.session.directory });
+    return { ...result, imported: located.imported };
+  }
+
+  async close(o: { stopServer: boolean }): Promise<void> {
+    await this.server.close(o);
+    await this.link.close();
+  }
+}

@@ -1,0 +1,61 @@
+// `warren chat <workspace> [--session <id>] [--directory D] [--config F] [--keep-server] <message>`
+// Streams the reply to stdout and exits 0 when the session goes idle. Works without
+// a daemon: it opens its own link, and stops a server it started itself when done
+// (unless --keep-server), since nothing would stop it when idle otherwise.
+import { parseArgs } from 'node:util';
+import { UsageError } from '../../errors.js';
+import { WorkspaceRuntime } from '../../broker/workspace.js';
+import { checkSessionId } from '../../opencode/locate.js';
+import { cliLogger, loadFor, pickWorkspace } from '../context.js';
+
+const UP_WAIT_MS = 15_000;
+
+export async function chatCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: {
+      session: { type: 'string' }, directory: { type: 'string' }, config: { type: 'string' },
+      'keep-server': { type: 'boolean', default: false },
+    },
+  });
+  const [name, ...words] = positionals;
+  const message = words.join(' ');
+  if (!name || !message.trim()) throw new UsageError('usage: warren chat <workspace> [--session <id>] [--config F] <message>');
+  if (values.session !== undefined) checkSessionId(values.session);
+  const config = loadFor(values.config);
+  const wsConfig = pickWorkspace(config, name);
+  const logger = cliLogger();
+  const rt = new WorkspaceRuntime(wsConfig, { logger });
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  if (process.stderr.isTTY) rt.server.on('progress', (line: string) => process.stderr.write(`${line}\n`));
+  let wroteText = false;
+  let endsWithNewline = true;
+  try {
+    rt.start();
+    await rt.link.waitForUp(UP_WAIT_MS);
+    let sessionID = values.session;
+    if (sessionID === undefined) {
+      const created = await rt.createSession(values.directory !== undefined ? { directory: values.directory } : {});
+      sessionID = created.id;
+      process.stderr.write(`session: ${sessionID}\n`);
+    }
+    const result = await rt.chat(sessionID, {
+      text: message, signal: abort.signal,
+      onDelta: (d) => {
+        wroteText = true;
+        endsWithNewline = d.endsWith('\n');
+        process.stdout.write(d);
+      },
+    });
+    if (result.imported && process.stderr.isTTY) process.stderr.write(`(session ${sessionID} was imported into the server first)\n`);
+    return 0;
+  } finally {
+    if (wroteText && !endsWithNewline) process.stdout.write('\n');
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await rt.close({ stopServer: rt.server.snapshot().startedHere && !values['keep-server'] });
+  }
+}

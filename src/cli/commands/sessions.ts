@@ -1,0 +1,33 @@
+// `warren sessions <workspace> [--json] [--config F]`: every session the workspace
+// has, all projects and directories, newest first.
+import { parseArgs } from 'node:util';
+import { UsageError } from '../../errors.js';
+import { WorkspaceRuntime } from '../../broker/workspace.js';
+import { cliLogger, loadFor, pickWorkspace } from '../context.js';
+import { formatTable } from '../table.js';
+
+export async function sessionsCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: { json: { type: 'boolean', default: false }, config: { type: 'string' }, 'keep-server': { type: 'boolean', default: false } },
+  });
+  if (positionals.length !== 1) throw new UsageError('usage: warren sessions <workspace> [--json] [--config F]');
+  const wsConfig = pickWorkspace(loadFor(values.config), positionals[0]);
+  const rt = new WorkspaceRuntime(wsConfig, { logger: cliLogger() });
+  try {
+    rt.start();
+    await rt.link.waitForUp(15_000);
+    const rows = await rt.sessions();
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    } else if (rows.length === 0) {
+      process.stdout.write(`no sessions in workspace ${wsConfig.name}\n`);
+    } else {
+      process.stdout.write(formatTable(['ID', 'UPDATED', 'DIRECTORY', 'TITLE', 'SOURCE'],
+        rows.map((r) => [r.id, r.updated.replace('T', ' ').slice(0, 19), r.directory, r.title, r.source])));
+    }
+    return 0;
+  } finally {
+    await rt.close({ stopServer: rt.server.snapshot().startedHere && !values['keep-server'] });
+  }
+}

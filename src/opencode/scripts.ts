@@ -1,0 +1,63 @@
+// The shell scripts warren runs in a workspace to start, inspect and stop
+// `opencode serve`. Each is a constant: values arrive as positional parameters
+// (quoted by quoteCommand) or on stdin (the password), never spliced into the text.
+// They run under `sh -l` so the server gets the user's login environment, the same
+// HOME and XDG directories as the interactive CLI.
+
+/** $1 port, $2 opencode command, $3 start timeout (s). stdin: the password line. */
+export const START = `
+set -u
+port=$1; cmd=$2; limit=$3
+state="\${XDG_STATE_HOME:-$HOME/.local/state}/warren"
+umask 077
+mkdir -p "$state" || exit 93
+IFS= read -r pw || { echo "no password on stdin" >&2; exit 90; }
+log="$state/opencode-$port.log"
+printf '%s\\n' "$pw" > "$state/opencode-$port.password"
+: > "$log"
+OPENCODE_SERVER_PASSWORD=$pw
+export OPENCODE_SERVER_PASSWORD
+# Its own session: it outlives this SSH session, warren restarts and link drops.
+setsid "$cmd" serve --port "$port" --hostname 127.0.0.1 >> "$log" 2>&1 < /dev/null &
+pid=$!
+unset OPENCODE_SERVER_PASSWORD pw
+echo "$pid" > "$state/opencode-$port.pid"
+n=0
+while :; do
+  if grep -q "listening on http://127.0.0.1:$port" "$log" 2>/dev/null; then echo "ready $pid"; exit 0; fi
+  if ! kill -0 "$pid" 2>/dev/null; then echo "exited"; tail -n 5 "$log" >&2; exit 91; fi
+  n=$((n + 1))
+  if [ "$n" -gt $((limit * 10)) ]; then echo "timeout"; kill "$pid" 2>/dev/null; tail -n 5 "$log" >&2; exit 92; fi
+  sleep 0.1
+done
+`;
+
+/** $1 port. Prints the pid line and the password line of a server warren started, if any. */
+export const INSPECT = `
+set -u
+state="\${XDG_STATE_HOME:-$HOME/.local/state}/warren"
+[ -r "$state/opencode-$1.pid" ] && [ -r "$state/opencode-$1.password" ] || exit 3
+cat "$state/opencode-$1.pid" "$state/opencode-$1.password"
+`;
+
+/** $1 port. Stops the server warren started on that port (and only that process). */
+export const STOP = `
+set -u
+state="\${XDG_STATE_HOME:-$HOME/.local/state}/warren"
+pidfile="$state/opencode-$1.pid"
+[ -r "$pidfile" ] || exit 0
+pid=$(cat "$pidfile")
+case $pid in ''|*[!0-9]*) rm -f "$pidfile"; exit 0;; esac
+# A recycled pid is somebody else's process: only signal an opencode serve.
+if tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "serve --port $1 "; then
+  kill "$pid" 2>/dev/null
+  n=0
+  while kill -0 "$pid" 2>/dev/null; do
+    n=$((n + 1))
+    if [ "$n" -gt 50 ]; then kill -9 "$pid" 2>/dev/null; fi
+    if [ "$n" -gt 100 ]; then echo "still running" >&2; exit 94; fi
+    sleep 0.1
+  done
+fi
+rm -f "$pidfile" "$state/opencode-$1.password"
+`;

@@ -1,0 +1,275 @@
+// The lifecycle of one workspace's `opencode serve`:
+//
+//   stopped --ensureRunning()--> starting --healthy--> running
+//   starting --failed--> failed (reason kept; the next ensureRunning tries again)
+//   running --idle for idleTimeoutMs / stop()--> stopped
+//   running --found dead (a request was refused)--> stopped, restarted on next use
+//
+// Starting is single-flight: concurrent first requests share one start. A server
+// that warren started earlier (before a daemon restart, say) is adopted rather than
+// started twice; a port held by anything else is a clear error.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { request, type Dispatcher } from 'undici';
+import type { Logger } from '../log.js';
+import { silentLogger } from '../log.js';
+import type { Link } from '../ssh/link.js';
+import { createLinkDispatcher } from '../http/dispatcher.js';
+import { PortBusyError, ServerStartError, isWarrenError, WarrenError } from '../errors.js';
+import { INSPECT, START, STOP } from './scripts.js';
+
+export type ServerState = 'stopped' | 'starting' | 'running' | 'failed';
+
+export interface ServerOptions {
+  workspace: string;
+  port: number;
+  command: string;
+  idleTimeoutMs: number;
+  startTimeoutMs: number;
+  logger?: Logger;
+}
+
+export interface ServerSnapshot {
+  state: ServerState;
+  port: number;
+  version: string | null;
+  pid: number | null;
+  /** Whether this process started it (false: adopted, or not running). */
+  startedHere: boolean;
+  starts: number;
+  restarts: number;
+  adoptions: number;
+  lastFailure: { message: string; at: string } | null;
+  /** Milliseconds since the last request or stream ended, while running and unused. */
+  idleMs: number | null;
+  activeStreams: number;
+}
+
+const HEALTH_TIMEOUT_MS = 5000;
+
+export class OpencodeServer extends EventEmitter {
+  readonly dispatcher: Dispatcher;
+  private readonly o: ServerOptions;
+  private readonly link: Link;
+  private readonly log: Logger;
+  private stateValue: ServerState = 'stopped';
+  private starting: Promise<void> | undefined;
+  private password: string | null = null;
+  private versionValue: string | null = null;
+  private pid: number | null = null;
+  private startedHere = false;
+  private everRan = false;
+  private starts = 0;
+  private restarts = 0;
+  private adoptions = 0;
+  private lastFailure: { message: string; at: number } | null = null;
+  private leases = 0;
+  private lastActivity = Date.now();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(link: Link, o: ServerOptions) {
+    super();
+    this.link = link;
+    this.o = o;
+    this.log = (o.logger ?? silentLogger).child({ ws: o.workspace, component: 'opencode' });
+    // Long event streams: opencode sends a heartbeat every 10 s.
+    this.dispatcher = createLinkDispatcher(link, { target: { host: '127.0.0.1', port: o.port }, bodyTimeoutMs: 60_000 });
+  }
+
+  get state(): ServerState { return this.stateValue; }
+  get baseUrl(): string { return `http://127.0.0.1:${this.o.port}`; }
+
+  /** The Authorization header for the current server (its password changes with every start). */
+  authorization(): string {
+    return `Basic ${Buffer.from(`opencode:${this.password ?? ''}`).toString('base64')}`;
+  }
+
+  /** Resolves when the server answers; starts or adopts it first if needed. Single-flight. */
+  ensureRunning(): Promise<void> {
+    if (this.closed) return Promise.reject(new WarrenError('WARREN_ERR_LINK_CLOSED', `workspace ${this.o.workspace} is closed`));
+    this.touch();
+    if (this.stateValue === 'running') return Promise.resolve();
+    this.starting ??= this.bringUp().finally(() => { this.starting = undefined; });
+    return this.starting;
+  }
+
+  /** Marks use: a request, or the start of a stream (pair with release()). */
+  acquire(): () => void {
+    this.leases++;
+    this.touch();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.leases--;
+      this.touch();
+    };
+  }
+
+  /** Called when a request found nothing listening: the server died. */
+  markGone(reason: string): void {
+    if (this.stateValue !== 'running') return;
+    this.log.warn({ reason }, 'opencode is gone');
+    this.recordFailure(`opencode stopped: ${reason}`);
+    this.password = null;
+    this.pid = null;
+    this.setState('stopped');
+  }
+
+  snapshot(): ServerSnapshot {
+    const f = this.lastFailure;
+    return {
+      state: this.stateValue,
+      port: this.o.port,
+      version: this.versionValue,
+      pid: this.pid,
+      startedHere: this.stateValue === 'running' && this.startedHere,
+      starts: this.starts,
+      restarts: this.restarts,
+      adoptions: this.adoptions,
+      lastFailure: f ? { message: f.message, at: new Date(f.at).toISOString() } : null,
+      idleMs: this.stateValue === 'running' && this.leases === 0 ? Date.now() - this.lastActivity : null,
+      activeStreams: this.leases,
+    };
+  }
+
+  /** Stops the server if warren started it (here or before a restart). */
+  async stop(reason = 'requested'): Promise<void> {
+    clearTimeout(this.idleTimer);
+    if (this.starting) await this.starting.catch(() => {});
+    if (this.stateValue !== 'running') return;
+    this.log.info({ reason }, 'stopping opencode');
+    const r = await this.link.exec(['sh', '-c', STOP, 'warren-stop', String(this.o.port)], { timeoutMs: 20_000 });
+    if (r.code !== 0) this.log.warn({ code: r.code, stderr: r.stderr.trim() }, 'stopping opencode failed');
+    this.password = null;
+    this.pid = null;
+    this.setState('stopped');
+  }
+
+  /** Forgets the server without stopping it (warren exits, the server stays for the next one). */
+  async close(o: { stopServer: boolean }): Promise<void> {
+    if (o.stopServer && this.link.state === 'up') await this.stop('closing').catch(() => {});
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    await this.dispatcher.destroy();
+  }
+
+  // ---- internals ----
+
+  private async bringUp(): Promise<void> {
+    const wasRunningBefore = this.everRan;
+    this.setState('starting');
+    try {
+      const adopted = await this.tryAdopt();
+      if (!adopted) await this.start();
+      this.everRan = true;
+      if (wasRunningBefore && !adopted) this.restarts++;
+      this.setState('running');
+      this.armIdle();
+    } catch (err) {
+      const e = isWarrenError(err) ? err : new ServerStartError(this.o.workspace, (err as Error).message);
+      this.recordFailure(e.message);
+      this.setState('failed');
+      throw e;
+    }
+  }
+
+  /** Something listens on the port: adopt it if warren started it, refuse otherwise. */
+  private async tryAdopt(): Promise<boolean> {
+    let probe;
+    try {
+      probe = await this.link.openSocket('127.0.0.1', this.o.port);
+    } catch (err) {
+      if (isWarrenError(err) && err.code === 'WARREN_ERR_CHANNEL_REFUSED') return false;
+      throw err;
+    }
+    probe.destroy();
+    const busy = () => new PortBusyError(this.o.workspace, this.o.port);
+    const r = await this.link.exec(['sh', '-c', INSPECT, 'warren-inspect', String(this.o.port)], { timeoutMs: 10_000 });
+    if (r.code !== 0) throw busy();
+    const [pidLine, password] = r.stdout.split('\n');
+    if (!password) throw busy();
+    // Ours only if it insists on our password: a server without one answers anybody.
+    const wrong = await this.health(`${password}x`).catch(() => null);
+    if (!wrong || wrong.status !== 401) throw busy();
+    const right = await this.health(password).catch(() => null);
+    if (!right || right.status !== 200 || !right.version) throw busy();
+    this.password = password;
+    this.pid = Number(pidLine) || null;
+    this.versionValue = right.version;
+    this.startedHere = false;
+    this.adoptions++;
+    this.log.info({ version: right.version, pid: this.pid }, 'adopted a running opencode started earlier by warren');
+    return true;
+  }
+
+  private async start(): Promise<void> {
+    const password = randomBytes(24).toString('base64url');
+    this.starts++;
+    this.emit('progress', `starting opencode in ${this.o.workspace}…`);
+    this.log.info({ port: this.o.port }, 'starting opencode');
+    const timeoutS = Math.ceil(this.o.startTimeoutMs / 1000);
+    const r = await this.link.exec(['sh', '-lc', START, 'warren-start', String(this.o.port), this.o.command, String(timeoutS)], {
+      stdin: `${password}\n`, timeoutMs: this.o.startTimeoutMs + 10_000,
+    });
+    const word = r.stdout.trim().split('\n').pop() ?? '';
+    if (r.code !== 0 || !word.startsWith('ready ')) {
+      const why = r.code === 91 ? `it exited: ${lastLine(r.stderr)}`
+        : r.code === 92 ? `it did not listen within ${timeoutS} s`
+          : r.code === 127 || /not found/.test(r.stderr) ? `${this.o.command} was not found on the workspace user's PATH`
+            : `${lastLine(r.stderr) || `start script exited ${r.code}`}`;
+      throw new ServerStartError(this.o.workspace, why);
+    }
+    this.password = password;
+    this.pid = Number(word.slice(6)) || null;
+    const h = await this.health(password);
+    if (h.status !== 200 || !h.version) throw new ServerStartError(this.o.workspace, `its health check answered ${h.status}`);
+    this.versionValue = h.version;
+    this.startedHere = true;
+    this.log.info({ version: h.version, pid: this.pid }, 'opencode running');
+  }
+
+  private async health(password: string): Promise<{ status: number; version: string | null }> {
+    const res = await request(`${this.baseUrl}/global/health`, {
+      dispatcher: this.dispatcher,
+      headers: { authorization: `Basic ${Buffer.from(`opencode:${password}`).toString('base64')}` },
+      headersTimeout: HEALTH_TIMEOUT_MS, bodyTimeout: HEALTH_TIMEOUT_MS,
+    });
+    const text = await res.body.text();
+    if (res.statusCode !== 200 || !/json/.test(String(res.headers['content-type']))) return { status: res.statusCode, version: null };
+    const body = JSON.parse(text) as { healthy?: boolean; version?: string };
+    return { status: body.healthy ? 200 : 503, version: body.version ?? null };
+  }
+
+  private touch(): void {
+    this.lastActivity = Date.now();
+    this.armIdle();
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer);
+    if (this.closed || this.stateValue !== 'running' || this.leases > 0) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.leases > 0 || this.stateValue !== 'running') return;
+      void this.stop(`idle for ${this.o.idleTimeoutMs} ms`).catch((err: Error) => this.log.warn({ err: err.message }, 'idle stop failed'));
+    }, this.o.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  private recordFailure(message: string): void {
+    this.lastFailure = { message, at: Date.now() };
+  }
+
+  private setState(to: ServerState): void {
+    const from = this.stateValue;
+    if (from === to) return;
+    this.stateValue = to;
+    this.log.info({ from, to }, 'opencode state');
+    this.emit('state', { from, to, at: Date.now() });
+  }
+}
+
+function lastLine(s: string): string {
+  return s.trim().split('\n').pop()?.trim() ?? '';
+}

@@ -1,0 +1,64 @@
+// Workspace runtimes and config files for test-bed workspaces, closed by their test.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { WorkspaceConfig } from '../../src/config/schema.js';
+import { WorkspaceRuntime } from '../../src/broker/workspace.js';
+import type { Workspace } from '../../container/testbed/index.js';
+import { REDACT_PATHS, type Logger } from '../../src/log.js';
+
+interface Teardown { teardown(fn: () => unknown): void }
+
+export function workspaceConfig(ws: Workspace, o: Partial<Omit<WorkspaceConfig, 'opencode'>> & { opencode?: Partial<WorkspaceConfig['opencode']> } = {}): WorkspaceConfig {
+  return {
+    name: ws.name, host: ws.host, port: ws.port, user: ws.user, privateKeyPath: ws.privateKeyPath,
+    hostKeyFingerprint: ws.hostKeyFingerprint, importFrom: [], transport: { kind: 'tcp' },
+    keepalive: { intervalMs: 1000, timeoutMs: 1800 }, ...o,
+    opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000, ...o.opencode },
+  };
+}
+
+/** A logger whose every line is kept, to check what warren logs (and never logs). */
+export function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  return { logger: pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, sink), lines };
+}
+
+export function runtimeFor(t: Teardown, ws: Workspace, o: Parameters<typeof workspaceConfig>[1] = {}, logger?: Logger): WorkspaceRuntime {
+  const rt = new WorkspaceRuntime(workspaceConfig(ws, o), logger ? { logger } : {});
+  t.teardown(() => rt.close({ stopServer: true }));
+  rt.start();
+  return rt;
+}
+
+/** A warren config file naming the workspaces, as a user would write it. */
+export function configFile(t: Teardown, wss: Workspace[], extra: Record<string, unknown> = {}): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-config-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'config.json');
+  const workspaces = Object.fromEntries(wss.map((ws) => [ws.name, {
+    host: ws.host, port: ws.port, user: ws.user, privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint, ...(extra[ws.name] as object ?? {}),
+  }]));
+  fs.writeFileSync(file, JSON.stringify({ workspaces }, null, 2));
+  return file;
+}
+
+/** The session's messages as (role, text) pairs, read with the CLI inside the workspace. */
+export async function historyOf(ws: Workspace, id: string): Promise<Array<{ role: string; text: string; id: string }>> {
+  const r = await ws.runAsUser(['opencode', 'export', id], { timeoutMs: 60_000 });
+  const data = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { messages: Array<{ info: { role: string; id: string }; parts: Array<{ type: string; text?: string }> }> };
+  return data.messages.map((m) => ({ role: m.info.role, id: m.info.id, text: m.parts.filter((p) => p.type === 'text').map((p) => p.text ?? '').join('') }));
+}
+
+/** Runs `opencode run` as the workspace user in a directory, as the interactive CLI does; returns the new session id. */
+export async function cliSession(ws: Workspace, dir: string, prompt: string, env: Record<string, string> = {}): Promise<string> {
+  const r = await ws.runAsUser(['sh', '-c', 'mkdir -p "$1" && cd "$1" && opencode run "$2" >/dev/null && opencode session list --format json', 'cli', dir, prompt], { timeoutMs: 90_000, env });
+  if (r.code !== 0) throw new Error(`opencode run failed: ${r.stderr.slice(-300)}`);
+  const list = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as Array<{ id: string; directory: string }>;
+  const mine = list.find((s) => s.directory === dir);
+  if (!mine) throw new Error(`no session in ${dir} after opencode run`);
+  return mine.id;
+}
