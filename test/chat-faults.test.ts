@@ -1,0 +1,86 @@
+// A message under faults: the model hangs, errors, or streams slowly while the
+// tunnel drops; the caller goes away. The caller always gets either the complete
+// reply or one clear error within its deadline, and the history holds the
+// message exactly once.
+import t from 'tap';
+import { createWorkspace, waitFor } from '../container/testbed/index.js';
+import { callServer } from '../src/opencode/api.js';
+import { historyOf, runtimeFor } from './helpers/runtime.js';
+
+const ws = await createWorkspace({ name: 'chatfaults' });
+t.teardown(() => ws.close());
+
+async function idle(rt: ReturnType<typeof runtimeFor>, id: string, directory: string): Promise<boolean> {
+  const r = await callServer<Record<string, { type: string }>>(rt.server, ws.name, '/session/status', { directory });
+  const s = r.body[id];
+  return !s || s.type === 'idle';
+}
+
+t.test('the model hangs: the progress watchdog gives a clear error and the run is aborted', async (t) => {
+  const rt = runtimeFor(t, ws);
+  await rt.link.waitForUp(10_000);
+  const s = await rt.createSession();
+  const started = Date.now();
+  await t.rejects(rt.chat(s.id, { text: '[[fake:hang]] are you there?', progressTimeoutMs: 3000 }), {
+    code: 'WARREN_ERR_CHAT_STALLED', message: /no progress from the model for 3 s; the run was aborted/,
+  });
+  t.ok(Date.now() - started < 8000, `gave up after ${Date.now() - started} ms`);
+  await waitFor('opencode to stop the run', () => idle(rt, s.id, s.directory), { timeoutMs: 10_000 });
+  t.pass('the session is idle again');
+  const next = await rt.chat(s.id, { text: 'and now?' });
+  t.equal(next.text, 'echo: and now?', 'the session works afterwards');
+});
+
+t.test('the overall deadline holds even while events keep coming', async (t) => {
+  const rt = runtimeFor(t, ws);
+  await rt.link.waitForUp(10_000);
+  const s = await rt.createSession();
+  const started = Date.now();
+  await t.rejects(rt.chat(s.id, { text: `[[fake:slow=400]] ${'slow words '.repeat(10)}`, deadlineMs: 2500 }), { code: 'WARREN_ERR_CHAT_TIMEOUT' });
+  t.ok(Date.now() - started < 5000);
+});
+
+t.test('the model answers with an error: reported with its message', async (t) => {
+  const rt = runtimeFor(t, ws);
+  await rt.link.waitForUp(10_000);
+  const s = await rt.createSession();
+  await t.rejects(rt.chat(s.id, { text: '[[fake:error=400]] please fail', deadlineMs: 60_000 }), {
+    code: 'WARREN_ERR_CHAT_FAILED', message: /fake model error/,
+  });
+});
+
+t.test('the caller goes away: the run is aborted', async (t) => {
+  const rt = runtimeFor(t, ws);
+  await rt.link.waitForUp(10_000);
+  const s = await rt.createSession();
+  const ac = new AbortController();
+  let got = '';
+  const pending = rt.chat(s.id, { text: `[[fake:slow=200]] ${'never read to the end '.repeat(5)}`, signal: ac.signal, onDelta: (d) => { got += d; } });
+  await waitFor('the reply to start', () => got.length > 0, { timeoutMs: 30_000 });
+  ac.abort();
+  await t.rejects(pending, { code: 'WARREN_ERR_CHAT_ABORTED' });
+  await waitFor('opencode to stop the run', () => idle(rt, s.id, s.directory), { timeoutMs: 10_000 });
+  t.pass('the run stopped');
+});
+
+t.test('the tunnel drops mid-stream: the complete reply, nothing repeated, the message once', async (t) => {
+  const rt = runtimeFor(t, ws);
+  await rt.link.waitForUp(10_000);
+  const s = await rt.createSession();
+  const prompt = `[[fake:slow=120]] ${Array.from({ length: 12 }, (_, i) => `word${i}`).join(' ')} end`;
+  const deltas: string[] = [];
+  const pending = rt.chat(s.id, { text: prompt, onDelta: (d) => deltas.push(d), deadlineMs: 60_000 });
+  pending.catch(() => {});
+  await waitFor('a few chunks', () => deltas.length >= 3, { timeoutMs: 30_000 });
+  await ws.killSshd();
+  t.teardown(async () => { await ws.startSshd().catch(() => {}); });
+  await waitFor('the link to notice', () => rt.link.state !== 'up', { timeoutMs: 10_000 });
+  await ws.startSshd();
+  const result = await pending;
+  t.equal(result.text, `echo: ${prompt}`, 'the complete reply');
+  t.equal(deltas.join(''), result.text, 'what streamed adds up to it exactly: nothing lost, nothing twice');
+  t.ok(rt.link.snapshot().reconnects >= 1, 'it went through a reconnect');
+  const history = await historyOf(ws, s.id);
+  t.equal(history.filter((m) => m.text === prompt).length, 1, 'the message is in the history once');
+  t.equal(history.filter((m) => m.role === 'assistant').length, 1, 'one reply');
+});
