@@ -71,9 +71,13 @@ export class WorkspaceRuntime {
     return r.body;
   }
 
-  /** Locates (importing if needed), then sends and streams. */
-  async chat(sessionID: string, o: Omit<ChatOptions, 'sessionID' | 'directory'>): Promise<ChatResult & { imported: boolean }> {
-    const located = await this.locate(sessionID);
+  /**
+   * Locates (importing if needed), then sends and streams. `known` skips the lookup
+   * for a session this process just created or located.
+   */
+  async chat(sessionID: string, o: Omit<ChatOptions, 'sessionID' | 'directory'>, known?: SessionInfo): Promise<ChatResult & { imported: boolean }> {
+    const located = known && known.id === sessionID ? { session: known, imported: false } : await this.locate(sessionID);
+    await this.server.ensureRunning();
     const result = await sendMessage(this.ctx, { ...o, sessionID, directory: located.session.directory });
     return { ...result, imported: located.imported };
   }

@@ -27,8 +27,8 @@ while :; do
   if grep -q "listening on http://127.0.0.1:$port" "$log" 2>/dev/null; then echo "ready $pid"; exit 0; fi
   if ! kill -0 "$pid" 2>/dev/null; then echo "exited"; tail -n 5 "$log" >&2; exit 91; fi
   n=$((n + 1))
-  if [ "$n" -gt $((limit * 10)) ]; then echo "timeout"; kill "$pid" 2>/dev/null; tail -n 5 "$log" >&2; exit 92; fi
-  sleep 0.1
+  if [ "$n" -gt $((limit * 50)) ]; then echo "timeout"; kill "$pid" 2>/dev/null; tail -n 5 "$log" >&2; exit 92; fi
+  sleep 0.02
 done
 `;
 

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../errors.js';
 import { WorkspaceRuntime } from '../../broker/workspace.js';
-import { checkSessionId } from '../../opencode/locate.js';
+import { checkSessionId, type SessionInfo } from '../../opencode/locate.js';
 import { cliLogger, loadFor, pickWorkspace } from '../context.js';
 
 const UP_WAIT_MS = 15_000;
@@ -37,8 +37,9 @@ export async function chatCommand(argv: string[]): Promise<number> {
     rt.start();
     await rt.link.waitForUp(UP_WAIT_MS);
     let sessionID = values.session;
+    let created: SessionInfo | undefined;
     if (sessionID === undefined) {
-      const created = await rt.createSession(values.directory !== undefined ? { directory: values.directory } : {});
+      created = await rt.createSession(values.directory !== undefined ? { directory: values.directory } : {});
       sessionID = created.id;
       process.stderr.write(`session: ${sessionID}\n`);
     }
@@ -49,7 +50,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
         endsWithNewline = d.endsWith('\n');
         process.stdout.write(d);
       },
-    });
+    }, created);
     if (result.imported && process.stderr.isTTY) process.stderr.write(`(session ${sessionID} was imported into the server first)\n`);
     return 0;
   } finally {
