@@ -4,6 +4,7 @@
 // it, and removes everything again, also on Ctrl-C or failure.
 import { createWorkspace, run, type Workspace } from './testbed/index.js';
 import { quoteArg } from '../src/ssh/quote.js';
+import { WorkspaceRuntime } from '../src/broker/workspace.js';
 
 const PROMPT = 'Hello from the warren demo';
 
@@ -17,11 +18,14 @@ async function ssh(ws: Workspace, argv: string[], timeoutMs = 90_000): Promise<s
 
 interface SessionRow { id: string; title: string; directory: string; updated: number }
 
-async function demo(track: (ws: Workspace) => void): Promise<void> {
+interface Closable { close(): Promise<void> }
+
+async function demo(track: (c: Closable) => void): Promise<void> {
   let t0 = Date.now();
   say('warren demo: standing up workspace "alpha" (network namespace, sshd, opencode, fake model)...');
   const ws = await createWorkspace({ name: 'alpha' });
   track(ws);
+  workspaces.push(ws);
   say(`  up in ${Date.now() - t0} ms: ${ws.isolated ? 'isolated in its own network namespace' : 'NOT isolated (loopback fallback)'}`);
   say('  what warren needs to reach it (its config entry):');
   say(JSON.stringify({ alpha: {
@@ -53,16 +57,38 @@ async function demo(track: (ws: Workspace) => void): Promise<void> {
     say(`    ${m.info.role.padEnd(9)} ${text}`);
   }
   say();
-  say('This session lives in the CLI\'s own database, in a directory no `opencode serve` was started in:');
-  say('the case that hangs forever when a web UI resumes it through a server. Resuming it through');
-  say("warren's SSH tunnel is the next step of this demo; today it stops here.");
+  say('This session lives in a directory no `opencode serve` was started in: the case that hangs');
+  say('forever when a web UI resumes it through a server. warren resumes it through its SSH tunnel:');
+  const rt = new WorkspaceRuntime({
+    name: 'alpha', host: ws.host, port: ws.port, user: ws.user, privateKeyPath: ws.privateKeyPath,
+    hostKeyFingerprint: ws.hostKeyFingerprint, importFrom: [], transport: { kind: 'tcp' },
+    keepalive: { intervalMs: 1000, timeoutMs: 1800 },
+    opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000 },
+  });
+  track({ close: () => rt.close({ stopServer: true }) });
+  rt.server.on('progress', (line: string) => say(`  ${line}`));
+  rt.start();
+  await rt.link.waitForUp(15_000);
+  const id = rows[0]!.id;
+  for (const [i, text] of ['Resumed through warren', 'And once more, now that the server is warm'].entries()) {
+    t0 = Date.now();
+    say(`  > ${text}`);
+    let first = true;
+    await rt.chat(id, { text, onDelta: (d) => { process.stdout.write(`${first ? '  < ' : ''}${d}`); first = false; } });
+    say(`   (${Date.now() - t0} ms${i === 0 ? ', starting opencode serve included' : ''})`);
+  }
+  const link = rt.link.snapshot();
+  say(`  tunnel: ${link.state}, keepalive RTT ${link.keepaliveRttMs ?? '?'} ms, ${link.channelsOpened} channels over one SSH connection`);
 }
 
+const workspaces: Workspace[] = [];
+
 async function mainDemo(): Promise<number> {
-  const open: Workspace[] = [];
+  const open: Closable[] = [];
   let closing: Promise<void> | undefined;
-  const cleanup = () => (closing ??= Promise.all(open.map((w) => w.close())).then(() => {
-    const left = open.flatMap((w) => w.leftovers());
+  // Newest first: warren's runtime goes before the workspace it talks to.
+  const cleanup = () => (closing ??= (async () => { for (const c of [...open].reverse()) await c.close(); })().then(() => {
+    const left = workspaces.flatMap((w) => w.leftovers());
     say(left.length ? `cleanup left: ${left.join(', ')}` : 'workspace removed: no namespace, process, user or file left behind.');
   }));
   const onSignal = (sig: NodeJS.Signals) => {

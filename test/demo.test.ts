@@ -11,5 +11,8 @@ t.test('the demo creates a CLI session, shows it and cleans up', async (t) => {
   t.match(r.stdout, /id: +ses_\w+/);
   t.match(r.stdout, /directory: .*\/projects\/demo/);
   t.match(r.stdout, /assistant +echo: /);
+  t.match(r.stdout, /starting opencode in alpha…/, 'the cold start is shown');
+  t.match(r.stdout, /< echo: Resumed through warren +\(\d+ ms, starting opencode serve included\)/, 'the CLI session resumed through warren');
+  t.match(r.stdout, /< echo: And once more, now that the server is warm +\(\d+ ms\)/);
   t.match(r.stdout, /workspace removed: no namespace, process, user or file left behind\./);
 });
