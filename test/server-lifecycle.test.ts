@@ -9,7 +9,8 @@ const ws = await createWorkspace({ name: 'lifecycle' });
 t.teardown(() => ws.close());
 
 async function serverPids(): Promise<string[]> {
-  const r = await ws.runAsUser(['pgrep', '-f', 'opencode serve']);
+  // Per user: the test bed's workspaces share one PID namespace.
+  const r = await ws.runAsUser(['pgrep', '-u', ws.user, '-f', 'opencode serve']);
   return r.stdout.split('\n').filter(Boolean);
 }
 
