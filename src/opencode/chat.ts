@@ -282,7 +282,10 @@ class ChatRun {
     if (this.finished) return;
     const mapped = this.mapStreamError(err);
     if (mapped.code === 'WARREN_ERR_SERVER_GONE') return this.fail(mapped);
-    this.log.warn({ err: mapped.message }, 'event stream lost; reconnecting');
+    // With the link still up, the server is the suspect: if subscribing again fails
+    // too (it may still be dying, accepting and closing), it is gone.
+    const linkDropped = this.ctx.link.state !== 'up' || mapped.code === 'WARREN_ERR_LINK_LOST' && isWarrenError(err);
+    this.log.warn({ err: mapped.message, linkDropped }, 'event stream lost; subscribing again');
     try {
       if (this.ctx.link.state !== 'up') await this.ctx.link.waitForUp(Math.min(this.o.reconnectWaitMs ?? 30_000, Math.max(1, this.deadline - Date.now())));
       await this.subscribe();
@@ -307,7 +310,12 @@ class ChatRun {
       const s = status.body[this.o.sessionID];
       if (this.started && (!s || s.type === 'idle')) this.finish();
     } catch (e) {
-      this.fail(isWarrenError(e) ? e : this.mapStreamError(e));
+      const again = isWarrenError(e) ? e : this.mapStreamError(e);
+      if (!linkDropped && this.ctx.link.state === 'up' && !again.code.startsWith('WARREN_ERR_CHAT')) {
+        this.ctx.server.markGone(`its event stream broke: ${mapped.message}`);
+        return this.fail(new ServerGoneError(this.ctx.workspace));
+      }
+      this.fail(again);
     }
   }
 

@@ -37,13 +37,19 @@ export class ChannelSocket extends Duplex {
     if (this.counters) this.counters.bytesIn += chunk.length;
     if (!this.push(chunk)) this.channel.pause();
   };
-  private readonly onEnd = () => { this.push(null); };
+  private ended = false;
+  private readonly onEnd = () => {
+    this.ended = true;
+    this.push(null);
+  };
   private readonly onChannelClose = () => {
-    // The peer closed without EOF first: nothing more will come.
-    if (!this.destroyed) {
-      this.push(null);
-      this.destroy();
-    }
+    if (this.destroyed) return;
+    // Nothing more will come. Let the reader take what is queued, the end
+    // included, before the socket goes: destroying now would turn a clean end
+    // into "premature close" for a reader that is one tick behind.
+    if (!this.ended) this.onEnd();
+    if (this.readableEnded) this.destroy();
+    else this.once('end', () => this.destroy());
   };
   private readonly onChannelError = (err: Error) => { this.destroy(err); };
 
