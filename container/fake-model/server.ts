@@ -2,7 +2,7 @@
 // last user message back, deterministically, and can be told to be slow, to
 // fail or to hang, either through a mode file or through prompt directives.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { listenClosable } from '../testbed/closable-server.js';
 import { appendFileSync, readFileSync } from 'node:fs';
 
 export interface FakeModelMode {
@@ -111,9 +111,8 @@ function promptMode(prompt: string): FakeModelMode | undefined {
   return found ? mode : undefined;
 }
 
-export function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeModel> {
+export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeModel> {
   const host = opts.host ?? '127.0.0.1';
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   let lastBadModeFile: string | undefined;
   let nextId = 1;
@@ -289,29 +288,6 @@ export function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeModel> 
   }
 
   const server = createServer(handle);
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve) => {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      server.close(() => resolve());
-      for (const socket of sockets) socket.destroy();
-    });
-    return closing;
-  };
-
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      const port = (server.address() as { port: number }).port;
-      const urlHost = host.includes(':') ? `[${host}]` : host;
-      resolve({ port, url: `http://${urlHost}:${port}/v1`, close });
-    });
-  });
+  const l = await listenClosable(server, { host, port: opts.port ?? 0, timers });
+  return { port: l.port, url: `http://${l.urlHost}:${l.port}/v1`, close: l.close };
 }

@@ -3,7 +3,7 @@
 // benchmarks start about a hundred of them, so it is plain node:http with no
 // dependencies, no logging and nothing per request beyond what a route needs.
 import { createServer, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import { listenClosable } from './closable-server.js';
 import { randomFillSync } from 'node:crypto';
 import { pipeline } from 'node:stream';
 
@@ -102,9 +102,8 @@ function sendStatus(raw: string, res: ServerResponse): void {
   sendText(res, code, `status ${code}`);
 }
 
-export function startTargetServer(opts: TargetServerOptions = {}): Promise<TargetServer> {
+export async function startTargetServer(opts: TargetServerOptions = {}): Promise<TargetServer> {
   const host = opts.host ?? '127.0.0.1';
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
 
   // One timer chain per stream, each event due at a time measured from the
@@ -200,29 +199,6 @@ export function startTargetServer(opts: TargetServerOptions = {}): Promise<Targe
   // requestTimeout 0: uploads to /echo and /sink may take as long as a slow
   // tunnel needs; the tests and benchmarks own every lifetime.
   const server = createServer({ requestTimeout: 0 }, handle);
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= new Promise<void>((resolve) => {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      server.close(() => resolve());
-      for (const socket of sockets) socket.destroy();
-    });
-    return closing;
-  };
-
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      const port = (server.address() as { port: number }).port;
-      const urlHost = host.includes(':') ? `[${host}]` : host;
-      resolve({ port, url: `http://${urlHost}:${port}`, close });
-    });
-  });
+  const l = await listenClosable(server, { host, port: opts.port ?? 0, timers });
+  return { port: l.port, url: `http://${l.urlHost}:${l.port}`, close: l.close };
 }
