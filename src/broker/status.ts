@@ -1,0 +1,80 @@
+// What `warren status --json` prints and GET /v1/workspaces answers: one object per
+// workspace. The spec fixes the outline ({name, tunnel: {state, lastError}, opencode:
+// {state}}); the rest is warren's and documented here field by field.
+import type { LinkSnapshot } from '../ssh/link.js';
+import type { ServerSnapshot } from '../opencode/server.js';
+
+export interface TunnelStatus {
+  /** The spec's three states; a link being (re)connected or waiting to is "connecting"/"down". */
+  state: 'up' | 'connecting' | 'down';
+  /** ISO time the current state began. */
+  since: string;
+  uptimeMs: number | null;
+  keepaliveRttMs: number | null;
+  openChannels: number;
+  channelsOpened: number;
+  bytesIn: number;
+  bytesOut: number;
+  reconnects: number;
+  failedAttempts: number;
+  /** The last error's one-line message, or null. */
+  lastError: string | null;
+  lastErrorCode: string | null;
+  lastErrorAt: string | null;
+  nextAttemptAt: string | null;
+  nativeCrypto: boolean;
+  cipher: string | null;
+}
+
+export interface OpencodeStatus {
+  state: 'stopped' | 'starting' | 'running' | 'failed';
+  version: string | null;
+  port: number;
+  pid: number | null;
+  starts: number;
+  restarts: number;
+  adoptions: number;
+  lastFailure: string | null;
+  /** Milliseconds without requests or streams while running, else null. */
+  idleMs: number | null;
+  activeStreams: number;
+}
+
+export interface MessageStats {
+  total: number;
+  failed: number;
+  inFlight: number;
+  /** Sum and count of completed message durations, for averages and metrics. */
+  durationMsSum: number;
+  durationCount: number;
+}
+
+export interface WorkspaceStatus {
+  name: string;
+  /** user@host:port, or the transport command. */
+  target: string;
+  tunnel: TunnelStatus;
+  opencode: OpencodeStatus;
+  messages: MessageStats;
+}
+
+export interface DaemonStatus { pid: number; version: string; startedAt: string; gateway: string | null }
+
+export interface BrokerStatus { workspaces: WorkspaceStatus[]; daemon?: DaemonStatus }
+
+export function tunnelStatus(l: LinkSnapshot): TunnelStatus {
+  const state = l.state === 'up' ? 'up' : l.state === 'connecting' ? 'connecting' : 'down';
+  return {
+    state, since: l.since, uptimeMs: l.uptimeMs, keepaliveRttMs: l.keepaliveRttMs, openChannels: l.openChannels,
+    channelsOpened: l.channelsOpened, bytesIn: l.bytesIn, bytesOut: l.bytesOut, reconnects: l.reconnects,
+    failedAttempts: l.failedAttempts, lastError: l.lastError?.message ?? null, lastErrorCode: l.lastError?.code ?? null,
+    lastErrorAt: l.lastError?.at ?? null, nextAttemptAt: l.nextAttemptAt, nativeCrypto: l.nativeCrypto, cipher: l.cipher,
+  };
+}
+
+export function opencodeStatus(s: ServerSnapshot): OpencodeStatus {
+  return {
+    state: s.state, version: s.version, port: s.port, pid: s.pid, starts: s.starts, restarts: s.restarts,
+    adoptions: s.adoptions, lastFailure: s.lastFailure?.message ?? null, idleMs: s.idleMs, activeStreams: s.activeStreams,
+  };
+}
