@@ -34,7 +34,20 @@ export type OpencodeErrorCode =
   | 'WARREN_ERR_CHAT_FAILED'
   | 'WARREN_ERR_CHAT_STALLED'
   | 'WARREN_ERR_CHAT_TIMEOUT'
-  | 'WARREN_ERR_CHAT_ABORTED';
+  | 'WARREN_ERR_CHAT_ABORTED'
+  | BrokerErrorCode;
+
+/** Codes of the broker, the gateway and the daemon. */
+export type BrokerErrorCode =
+  | 'WARREN_ERR_UNKNOWN_WORKSPACE'
+  | 'WARREN_ERR_UNAUTHORIZED'
+  | 'WARREN_ERR_BAD_REQUEST'
+  | 'WARREN_ERR_TOO_LARGE'
+  | 'WARREN_ERR_NO_DAEMON'
+  | 'WARREN_ERR_CONTROL'
+  | 'WARREN_ERR_CONTROL_TIMEOUT'
+  | 'WARREN_ERR_LISTEN'
+  | 'WARREN_ERR_SHUTTING_DOWN';
 
 export class WarrenError extends Error {
   readonly code: ErrorCode;
@@ -250,6 +263,21 @@ export class ChatTimeoutError extends WarrenError {
 export class ChatAbortedError extends WarrenError {
   constructor(workspace: string, session: string) {
     super('WARREN_ERR_CHAT_ABORTED', `the caller went away; the run in session ${session} (workspace ${workspace}) was aborted`);
+  }
+}
+
+// ---- the broker, the gateway, the daemon ----
+
+export class UnknownWorkspaceError extends WarrenError {
+  constructor(name: string) {
+    super('WARREN_ERR_UNKNOWN_WORKSPACE', `no workspace ${JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name)} is configured`);
+  }
+}
+
+/** The gateway or control socket could not listen where the config says. */
+export class ListenError extends WarrenError {
+  constructor(what: string, where: string, why: string) {
+    super('WARREN_ERR_LISTEN', `cannot listen for the ${what} on ${where}: ${why}`);
   }
 }
 

@@ -1,5 +1,20 @@
-// warren as a library. The broker (createBroker) arrives with the daemon; what is
-// here now is what callers can already rely on.
-export { WarrenError, UsageError, UnquotableArgumentError, isWarrenError, type ErrorCode } from './errors.js';
+// warren as a library: the same capabilities as the daemon, in-process.
+//
+//   import { createBroker } from 'warren';
+//   const broker = createBroker('/etc/warren/config.json');
+//   const { text } = await broker.sendMessage('alpha', sessionID, { text: 'hello', onDelta: (d) => process.stdout.write(d) });
+//   const client = await broker.opencodeClient('alpha');   // @opencode-ai/sdk/v2, over the tunnel
+//   await broker.close();
+export { createBroker, Broker, type BrokerOptions, type ReloadResult } from './broker/broker.js';
+export { WorkspaceRuntime } from './broker/workspace.js';
+export type { BrokerStatus, WorkspaceStatus, TunnelStatus, OpencodeStatus, MessageStats } from './broker/status.js';
+export { loadConfig, validateConfig, ConfigError, type WarrenConfig, type WorkspaceConfig } from './config/index.js';
+export { Link, type LinkOptions, type LinkSnapshot, type LinkState } from './ssh/link.js';
+export { createLinkDispatcher, type LinkDispatcherOptions } from './http/dispatcher.js';
+export { opencodeClientOverLink } from './http/opencode-client.js';
+export { startLocalForward } from './ssh/local-forward.js';
+export type { ChatOptions, ChatResult, ToolEvent } from './opencode/chat.js';
+export type { SessionRow } from './opencode/sessions.js';
+export * from './errors.js';
 export { quoteArg, quoteCommand } from './ssh/quote.js';
 export { warrenVersion } from './version.js';

@@ -1,6 +1,7 @@
 // pino loggers: JSON by default, readable on a terminal. Secrets are redacted by
 // key wherever they might be attached to a log object.
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { prettyStream } from './log-pretty.js';
 
 export type { Logger };
 
@@ -15,6 +16,7 @@ export function createLogger(o: { level?: string; pretty?: boolean; destination?
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
   };
+  if (o.pretty) return pino(options, prettyStream(process.stderr, true));
   return pino(options, pino.destination({ dest: o.destination ?? 2, sync: true }));
 }
 

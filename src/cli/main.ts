@@ -5,6 +5,8 @@ import { UsageError, isWarrenError } from '../errors.js';
 import { warrenVersion } from '../version.js';
 import { chatCommand } from './commands/chat.js';
 import { sessionsCommand } from './commands/sessions.js';
+import { daemonCommand } from './commands/daemon.js';
+import { statusCommand } from './commands/status.js';
 
 const HELP = `warren: SSH-tunnel session broker for OpenCode workspaces
 
@@ -17,6 +19,11 @@ commands:
                    server does not know is found and imported first.
   sessions <workspace> [--json] [--config F]
                    every session of the workspace, all projects and directories
+  daemon [--config F] [--socket PATH] [--keep-servers]
+                   run the broker: tunnels, opencode servers, the control socket and
+                   the gateway. SIGHUP reloads the config; SIGTERM drains and exits.
+  status [--json] [--watch] [--socket PATH] [--interval MS]
+                   ask the running daemon: tunnels, opencode servers, last errors
   help             show this help
   version          print warren's version
 
@@ -45,6 +52,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (cmd) {
       case 'chat': return await chatCommand(rest);
       case 'sessions': return await sessionsCommand(rest);
+      case 'daemon': return await daemonCommand(rest);
+      case 'status': return await statusCommand(rest);
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see warren --help`);
     }
   } catch (err) {

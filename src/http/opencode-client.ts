@@ -13,6 +13,8 @@ export interface OpencodeOverLinkOptions extends LinkDispatcherOptions {
   directory?: string;
   /** HTTP Basic password of the server (OPENCODE_SERVER_PASSWORD), if it has one. */
   password?: string;
+  /** Or the Authorization header, asked for at every request (a restarted server has a new password). */
+  authorization?: () => string;
   /** Reuse a dispatcher instead of creating one. */
   dispatcher?: Dispatcher;
 }
@@ -25,7 +27,11 @@ export function opencodeClientOverLink(link: Link, o: OpencodeOverLinkOptions = 
     baseUrl: o.baseUrl ?? 'http://127.0.0.1:4096',
     ...(o.directory !== undefined ? { directory: o.directory } : {}),
     headers,
-    fetch: (input: string | URL | Request, init?: RequestInit) => fetch(input, { ...init, dispatcher } as unknown as RequestInit),
+    fetch: (input: string | URL | Request, init?: RequestInit) => {
+      const req = new Request(input, init);
+      if (o.authorization) req.headers.set('authorization', o.authorization());
+      return fetch(req, { dispatcher } as unknown as RequestInit);
+    },
   });
   return { client, dispatcher };
 }

@@ -1,0 +1,156 @@
+// The broker: every configured workspace's runtime (link + opencode server), kept
+// running side by side. One workspace's trouble never reaches another: each has its
+// own link, server and failures. A reload changes only the workspaces whose config
+// changed; the others keep their links and streams.
+import type { OpencodeClient } from '@opencode-ai/sdk/v2/client';
+import { loadConfig, type WarrenConfig, type WorkspaceConfig } from '../config/index.js';
+import { silentLogger, type Logger } from '../log.js';
+import { opencodeClientOverLink } from '../http/opencode-client.js';
+import type { ChatOptions, ChatResult } from '../opencode/chat.js';
+import type { SessionInfo } from '../opencode/locate.js';
+import type { SessionRow } from '../opencode/sessions.js';
+import { Semaphore, defaultHandshakeLimiter } from '../ssh/semaphore.js';
+import { UnknownWorkspaceError } from '../errors.js';
+import { warrenVersion } from '../version.js';
+import { opencodeStatus, tunnelStatus, type BrokerStatus, type MessageStats, type WorkspaceStatus } from './status.js';
+import { WorkspaceRuntime } from './workspace.js';
+
+export interface BrokerOptions {
+  logger?: Logger;
+  handshakeLimiter?: Semaphore;
+  /** Shown in status: where the gateway listens, if there is one. */
+  gateway?: string | null;
+}
+
+export interface ReloadResult { added: string[]; removed: string[]; changed: string[]; unchanged: string[] }
+
+interface Entry { runtime: WorkspaceRuntime; stats: MessageStats; key: string }
+
+export class Broker {
+  private readonly entries = new Map<string, Entry>();
+  private readonly log: Logger;
+  private readonly limiter: Semaphore;
+  private readonly startedAt = new Date().toISOString();
+  private gatewayValue: string | null;
+  private closed = false;
+
+  constructor(private config: WarrenConfig, o: BrokerOptions = {}) {
+    this.log = o.logger ?? silentLogger;
+    this.limiter = o.handshakeLimiter ?? defaultHandshakeLimiter;
+    this.gatewayValue = o.gateway ?? null;
+    for (const ws of config.workspaces.values()) this.add(ws);
+  }
+
+  get names(): string[] { return [...this.entries.keys()]; }
+
+  set gateway(listen: string | null) { this.gatewayValue = listen; }
+
+  /** The runtime of a workspace, or UnknownWorkspaceError. */
+  workspace(name: string): WorkspaceRuntime {
+    const e = this.entries.get(name);
+    if (!e) throw new UnknownWorkspaceError(name);
+    return e.runtime;
+  }
+
+  has(name: string): boolean { return this.entries.has(name); }
+
+  status(): BrokerStatus {
+    const workspaces: WorkspaceStatus[] = [...this.entries.values()].map(({ runtime, stats }) => ({
+      name: runtime.name,
+      target: runtime.link.target,
+      tunnel: tunnelStatus(runtime.link.snapshot()),
+      opencode: opencodeStatus(runtime.server.snapshot()),
+      messages: { ...stats },
+    }));
+    return { workspaces, daemon: { pid: process.pid, version: warrenVersion(), startedAt: this.startedAt, gateway: this.gatewayValue } };
+  }
+
+  sessions(name: string): Promise<SessionRow[]> { return this.workspace(name).sessions(); }
+
+  createSession(name: string, o: { directory?: string; title?: string } = {}): Promise<SessionInfo> {
+    return this.workspace(name).createSession(o);
+  }
+
+  /** Sends a message (locating/importing the session first) and counts it for status and metrics. */
+  async sendMessage(name: string, sessionID: string, o: Omit<ChatOptions, 'sessionID' | 'directory'>, known?: SessionInfo): Promise<ChatResult & { imported: boolean }> {
+    const e = this.entries.get(name);
+    if (!e) throw new UnknownWorkspaceError(name);
+    const started = Date.now();
+    e.stats.total++;
+    e.stats.inFlight++;
+    try {
+      const r = await e.runtime.chat(sessionID, o, known);
+      e.stats.durationMsSum += Date.now() - started;
+      e.stats.durationCount++;
+      return r;
+    } catch (err) {
+      e.stats.failed++;
+      throw err;
+    } finally {
+      e.stats.inFlight--;
+    }
+  }
+
+  /** The official SDK v2 client for a workspace, its fetch over the tunnel (the server started on demand). */
+  async opencodeClient(name: string, o: { directory?: string } = {}): Promise<OpencodeClient> {
+    const rt = this.workspace(name);
+    await rt.server.ensureRunning();
+    return opencodeClientOverLink(rt.link, {
+      dispatcher: rt.server.dispatcher, baseUrl: rt.server.baseUrl, authorization: () => rt.server.authorization(),
+      ...(o.directory !== undefined ? { directory: o.directory } : {}),
+    }).client;
+  }
+
+  /** Applies a new config: only workspaces that were added, removed or changed are touched. */
+  async reload(next: WarrenConfig | string): Promise<ReloadResult> {
+    const config = typeof next === 'string' ? loadConfig(next) : next;
+    const result: ReloadResult = { added: [], removed: [], changed: [], unchanged: [] };
+    const closing: Promise<void>[] = [];
+    for (const [name, e] of this.entries) {
+      const now = config.workspaces.get(name);
+      if (!now) {
+        result.removed.push(name);
+        this.entries.delete(name);
+        closing.push(e.runtime.close({ stopServer: true }));
+      } else if (keyOf(now) !== e.key) {
+        result.changed.push(name);
+        this.entries.delete(name);
+        closing.push(e.runtime.close({ stopServer: true }));
+      } else {
+        result.unchanged.push(name);
+      }
+    }
+    await Promise.all(closing);
+    for (const ws of config.workspaces.values()) {
+      if (this.entries.has(ws.name)) continue;
+      if (!result.changed.includes(ws.name)) result.added.push(ws.name);
+      this.add(ws);
+    }
+    this.config = config;
+    this.log.info(result, 'config reloaded');
+    return result;
+  }
+
+  /** Closes every workspace; stops the opencode servers warren runs unless told not to. */
+  async close(o: { stopServers?: boolean } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.entries.values()].map((e) => e.runtime.close({ stopServer: o.stopServers ?? true })));
+    this.entries.clear();
+  }
+
+  private add(ws: WorkspaceConfig): void {
+    const runtime = new WorkspaceRuntime(ws, { logger: this.log, handshakeLimiter: this.limiter });
+    this.entries.set(ws.name, { runtime, key: keyOf(ws), stats: { total: 0, failed: 0, inFlight: 0, durationMsSum: 0, durationCount: 0 } });
+    runtime.start();
+  }
+}
+
+function keyOf(ws: WorkspaceConfig): string {
+  return JSON.stringify(ws);
+}
+
+/** The library entry point: a started broker for a config object or file. */
+export function createBroker(config: WarrenConfig | string, o: BrokerOptions = {}): Broker {
+  return new Broker(typeof config === 'string' ? loadConfig(config) : config, o);
+}

@@ -1,0 +1,73 @@
+// `warren daemon [--config F] [--socket PATH] [--keep-servers]`: runs the broker
+// for every configured workspace, the control socket and the gateway.
+// SIGHUP reloads the config (only changed workspaces are touched); SIGTERM or
+// SIGINT drains: no new requests, open message streams end with an error event,
+// the opencode servers warren runs are stopped (unless --keep-servers), links
+// close, exit 0.
+import { parseArgs } from 'node:util';
+import { Broker } from '../../broker/broker.js';
+import { startControl, type ControlServer } from '../../broker/control.js';
+import { defaultSocketPath } from '../../broker/control-path.js';
+import { resolveToken } from '../../broker/token.js';
+import { defaultConfigPath, loadConfig } from '../../config/index.js';
+import { UsageError } from '../../errors.js';
+import { startGateway, type Gateway } from '../../http/gateway/server.js';
+import { createLogger } from '../../log.js';
+
+export async function daemonCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: { config: { type: 'string' }, socket: { type: 'string' }, 'keep-servers': { type: 'boolean', default: false } },
+  });
+  if (positionals.length) throw new UsageError('usage: warren daemon [--config F] [--socket PATH] [--keep-servers]');
+  const configPath = values.config ?? defaultConfigPath();
+  const config = loadConfig(configPath);
+  const logger = createLogger({ level: process.env.WARREN_LOG_LEVEL ?? config.logLevel, pretty: Boolean(process.stderr.isTTY) });
+  const socket = values.socket ?? defaultSocketPath();
+  const token = resolveToken(config.gateway);
+  if (token.generated) logger.info({ tokenFile: token.file }, 'generated a gateway token');
+  else if (token.file) logger.info({ tokenFile: token.file }, 'using the gateway token from its file');
+  if (token.value.length < 16) logger.warn('the gateway token is shorter than 16 characters: anyone who can reach the gateway may guess it; use a long random one');
+
+  const broker = new Broker(config, { logger });
+  let control: ControlServer | undefined;
+  let gateway: Gateway | undefined;
+  try {
+    control = await startControl(broker, socket, logger);
+    gateway = await startGateway(broker, { listen: config.gateway.listen, token: token.value, logger });
+    broker.gateway = gateway.address;
+  } catch (err) {
+    await control?.close();
+    await broker.close({ stopServers: false });
+    throw err;
+  }
+  logger.info({ gateway: gateway.address, socket, workspaces: broker.names }, 'warren daemon ready');
+
+  let reloading = Promise.resolve();
+  const onHup = () => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = loadConfig(configPath);
+        if (next.gateway.listen !== config.gateway.listen || next.gateway.token !== config.gateway.token) {
+          logger.warn('gateway.listen or gateway.token changed: those apply at the next start of the daemon');
+        }
+        await broker.reload(next);
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'reload failed; the running config stays');
+      }
+    });
+  };
+  process.on('SIGHUP', onHup);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  logger.info({ signal }, 'draining');
+  process.off('SIGHUP', onHup);
+  await reloading;
+  await gateway.close({ graceMs: 5000 });
+  await control.close();
+  await broker.close({ stopServers: !values['keep-servers'] });
+  logger.info('warren daemon stopped');
+  return 0;
+}

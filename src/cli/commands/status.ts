@@ -1,0 +1,136 @@
+// `warren status [--json] [--watch] [--socket PATH] [--interval MS]`: asks the running
+// daemon over its control socket and shows what it says. Never starts anything itself.
+import { parseArgs } from 'node:util';
+import { setTimeout as delay } from 'node:timers/promises';
+import { UsageError, WarrenError, type ErrorCode } from '../../errors.js';
+import { askDaemon } from '../../broker/control-client.js';
+import { defaultSocketPath } from '../../broker/control-path.js';
+import type { BrokerStatus } from '../../broker/status.js';
+import { formatStatusTable, MAX_WIDTH } from '../status-view.js';
+
+export { askDaemon, noDaemonError } from '../../broker/control-client.js';
+
+const USAGE = 'usage: warren status [--json] [--watch] [--socket PATH] [--interval MS]';
+const DEFAULT_INTERVAL_MS = 1000;
+const HIDE_CURSOR = '\x1b[?25l';
+const SHOW_CURSOR = '\x1b[?25h';
+const CLEAR = '\x1b[H\x1b[2J';
+
+/** Where the command writes and what it knows of its surroundings; tests pass their own. */
+export interface StatusIo {
+  out: { write(s: string): unknown; isTTY?: boolean; columns?: number };
+  err: { write(s: string): unknown };
+  env: NodeJS.ProcessEnv;
+  /** Ends --watch like SIGINT/SIGTERM do. */
+  signal?: AbortSignal;
+}
+
+export async function statusCommand(argv: string[], io: StatusIo = processIo()): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, strict: true,
+    options: { json: { type: 'boolean', default: false }, watch: { type: 'boolean', default: false }, socket: { type: 'string' }, interval: { type: 'string' } },
+  });
+  if (positionals.length > 0) throw new UsageError(USAGE);
+  if (values.socket === '') throw new UsageError('--socket needs a path');
+  const intervalMs = intervalOf(values.interval);
+  const socketPath = values.socket ?? defaultSocketPath(io.env);
+  const tty = io.out.isTTY === true;
+  const color = tty && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
+  const render = (s: BrokerStatus) => (values.json
+    ? `${JSON.stringify(s, null, 2)}\n`
+    : formatStatusTable(s, { color, width: tty && io.out.columns ? Math.min(io.out.columns, MAX_WIDTH) : MAX_WIDTH }));
+
+  if (!values.watch) {
+    io.out.write(render(await fetchStatus(socketPath)));
+    return 0;
+  }
+  return watch(io, socketPath, intervalMs, render, values.json);
+}
+
+/** One request, the shape checked so a foreign reply fails with a message rather than a TypeError. */
+export async function fetchStatus(socketPath: string, signal?: AbortSignal): Promise<BrokerStatus> {
+  const reply = await askDaemon(socketPath, { cmd: 'status' }, undefined, signal);
+  if (!isBrokerStatus(reply)) {
+    throw new WarrenError('WARREN_ERR_CONTROL', `the daemon on ${socketPath} answered something that is not a status; is it a warren daemon of this version?`);
+  }
+  return reply;
+}
+
+async function watch(io: StatusIo, socketPath: string, intervalMs: number, render: (s: BrokerStatus) => string, json: boolean): Promise<number> {
+  const tty = io.out.isTTY === true;
+  const stop = new AbortController();
+  const quit = () => stop.abort();
+  process.on('SIGINT', quit);
+  process.on('SIGTERM', quit);
+  io.signal?.addEventListener('abort', quit);
+  // A closed pipe (`warren status --watch | head`) ends the watch instead of crashing it.
+  const outIsStdout = io.out === process.stdout;
+  if (outIsStdout) process.stdout.on('error', quit);
+  // Whatever ends the process, the terminal gets its cursor back.
+  const restore = () => { io.out.write(SHOW_CURSOR); };
+  if (tty) {
+    io.out.write(HIDE_CURSOR);
+    process.on('exit', restore);
+  }
+  try {
+    let printed = false;
+    while (!stop.signal.aborted) {
+      const started = Date.now();
+      let frame: string;
+      try {
+        frame = render(await fetchStatus(socketPath, stop.signal));
+      } catch (err) {
+        if (!(err instanceof WarrenError)) throw err;
+        if (stop.signal.aborted) break;
+        // The daemon may be restarting: say so in the frame and keep asking.
+        if (json && !tty) {
+          io.err.write(`warren: ${err.message}\n`);
+          frame = '';
+        } else {
+          frame = `warren: ${err.message}\n`;
+        }
+      }
+      if (tty) {
+        const when = new Date().toTimeString().slice(0, 8);
+        io.out.write(`${CLEAR}warren status, every ${intervalMs} ms, at ${when} (Ctrl-C quits)\n\n${frame}`);
+      } else if (frame !== '') {
+        // Frames in a pipe or file are separated by one blank line.
+        io.out.write(printed ? `\n${frame}` : frame);
+        printed = true;
+      }
+      await delay(Math.max(0, intervalMs - (Date.now() - started)), undefined, { signal: stop.signal }).catch(() => {});
+    }
+  } finally {
+    process.off('SIGINT', quit);
+    process.off('SIGTERM', quit);
+    io.signal?.removeEventListener('abort', quit);
+    if (outIsStdout) process.stdout.off('error', quit);
+    if (tty) {
+      process.off('exit', restore);
+      restore();
+    }
+  }
+  return 0;
+}
+
+function intervalOf(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_INTERVAL_MS;
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 100 && n <= 3_600_000)) throw new UsageError(`--interval must be a whole number of milliseconds from 100 to 3600000, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+function isBrokerStatus(v: unknown): v is BrokerStatus {
+  if (typeof v !== 'object' || v === null) return false;
+  const wss = (v as { workspaces?: unknown }).workspaces;
+  return Array.isArray(wss) && wss.every((w: unknown) => {
+    const x = w as Partial<Record<'name' | 'target' | 'tunnel' | 'opencode' | 'messages', unknown>> | null;
+    return typeof x === 'object' && x !== null && typeof x.name === 'string' && typeof x.target === 'string'
+      && typeof x.tunnel === 'object' && x.tunnel !== null && typeof x.opencode === 'object' && x.opencode !== null
+      && typeof x.messages === 'object' && x.messages !== null;
+  });
+}
+
+function processIo(): StatusIo {
+  return { out: process.stdout, err: process.stderr, env: process.env };
+}

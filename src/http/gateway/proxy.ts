@@ -1,0 +1,62 @@
+// ANY /v1/workspaces/:ws/opencode/* — straight through to the workspace's opencode
+// server (started on demand), so the official SDK can use the gateway as its
+// baseUrl. The client's Authorization (the gateway token) is replaced by the
+// server's own; hop-by-hop headers stay on their hop; bodies stream both ways, so
+// opencode's event streams pass through as they are.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { request } from 'undici';
+import type { WorkspaceRuntime } from '../../broker/workspace.js';
+import { isWarrenError } from '../../errors.js';
+import { badRequest } from './respond.js';
+
+const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length']);
+const MAX_BODY = 32 * 1024 * 1024;
+
+/** The path inside opencode, refusing anything that tries to climb out of it. */
+export function proxiedPath(rest: string, search: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rest);
+  } catch {
+    throw badRequest('the path is not valid percent-encoding');
+  }
+  if (decoded.split('/').some((seg) => seg === '..' || seg === '.') || decoded.includes('\\') || decoded.includes('\0')) {
+    throw badRequest('the path may not contain "." or ".." segments');
+  }
+  return `/${rest.replace(/^\/+/, '')}${search}`;
+}
+
+export async function proxy(rt: WorkspaceRuntime, rest: string, search: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const target = proxiedPath(rest, search);
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) {
+    const { WarrenError } = await import('../../errors.js');
+    throw new WarrenError('WARREN_ERR_TOO_LARGE', `request body is larger than ${MAX_BODY} bytes`);
+  }
+  await rt.server.ensureRunning();
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
+  headers.authorization = rt.server.authorization();
+  const release = rt.server.acquire();
+  const abort = new AbortController();
+  res.on('close', () => abort.abort());
+  try {
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const upstream = await request(`${rt.server.baseUrl}${target}`, {
+      method: (req.method ?? 'GET') as 'GET', headers, signal: abort.signal, dispatcher: rt.server.dispatcher,
+      ...(hasBody ? { body: req } : {}),
+      headersTimeout: 60_000, bodyTimeout: 0,
+    }).catch((err: unknown) => {
+      if (isWarrenError(err) && err.code === 'WARREN_ERR_CHANNEL_REFUSED') rt.server.markGone('nothing listens on its port');
+      throw err;
+    });
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(upstream.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
+    res.writeHead(upstream.statusCode, out);
+    for await (const chunk of upstream.body) {
+      if (!res.write(chunk)) await new Promise<void>((r) => res.once('drain', () => r()));
+    }
+    res.end();
+  } finally {
+    release();
+  }
+}

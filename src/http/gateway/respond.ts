@@ -1,0 +1,71 @@
+// Answers of the gateway: JSON bodies, and every error as
+// {"error":{"code":"WARREN_ERR_…","message":"one line"}} with a fitting status.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { WarrenError, isWarrenError } from '../../errors.js';
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+const STATUS_OF: Record<string, number> = {
+  WARREN_ERR_UNAUTHORIZED: 401,
+  WARREN_ERR_UNKNOWN_WORKSPACE: 404,
+  WARREN_ERR_SESSION_NOT_FOUND: 404,
+  WARREN_ERR_BAD_REQUEST: 400,
+  WARREN_ERR_SESSION_ID: 400,
+  WARREN_ERR_UNQUOTABLE: 400,
+  WARREN_ERR_TOO_LARGE: 413,
+  WARREN_ERR_LINK_DOWN: 503,
+  WARREN_ERR_LINK_LOST: 503,
+  WARREN_ERR_WAIT_UP_TIMEOUT: 503,
+  WARREN_ERR_SHUTTING_DOWN: 503,
+  WARREN_ERR_PORT_BUSY: 502,
+  WARREN_ERR_SERVER_START: 502,
+  WARREN_ERR_SERVER_GONE: 502,
+  WARREN_ERR_SERVER_HTTP: 502,
+  WARREN_ERR_IMPORT: 502,
+  WARREN_ERR_CHAT_TIMEOUT: 504,
+};
+
+export function statusFor(err: unknown): number {
+  return isWarrenError(err) ? STATUS_OF[err.code] ?? 500 : 500;
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  const e = isWarrenError(err) ? err : new WarrenError('WARREN_ERR_BAD_REQUEST', 'internal error; see the daemon log');
+  const status = isWarrenError(err) ? statusFor(err) : 500;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, status, { error: { code: e.code, message: e.message } });
+}
+
+export function badRequest(message: string): WarrenError {
+  return new WarrenError('WARREN_ERR_BAD_REQUEST', message);
+}
+
+/** Reads a JSON object body of at most `limit` bytes. */
+export async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new WarrenError('WARREN_ERR_TOO_LARGE', `request body is larger than ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new WarrenError('WARREN_ERR_TOO_LARGE', `request body is larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text.trim()) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw badRequest('request body is not valid JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('request body must be a JSON object');
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,164 @@
+// The gateway for the host agent: HTTP on a loopback address or a unix socket, a
+// bearer token on every request. Routes (docs/integrator.md):
+//   GET  /v1/workspaces                              status of each workspace
+//   GET  /v1/workspaces/:ws/sessions                 every session
+//   POST /v1/workspaces/:ws/sessions                 create {directory?, title?}
+//   POST /v1/workspaces/:ws/sessions/:id/messages    {text} -> event stream
+//   ANY  /v1/workspaces/:ws/opencode/*               pass-through to opencode
+//   GET  /metrics                                    Prometheus text
+// A workspace whose tunnel is down answers 503 at once; nothing waits on it.
+import fs from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Broker } from '../../broker/broker.js';
+import { renderMetrics } from '../../broker/metrics.js';
+import { LinkDownError, ListenError, WarrenError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { tokenMatches } from './auth.js';
+import { postMessage } from './messages.js';
+import { proxy } from './proxy.js';
+import { listenPrivate, prepareSocketPath } from '../../broker/socket-file.js';
+import { badRequest, readJson, sendError, sendJson } from './respond.js';
+
+export interface GatewayOptions { listen: string; token: string; logger: Logger }
+
+export interface Gateway {
+  readonly address: string;
+  /** Stops accepting, ends open message streams with an error event, closes the rest. */
+  close(o?: { graceMs?: number }): Promise<void>;
+}
+
+const WS = '[A-Za-z0-9][A-Za-z0-9._-]{0,62}';
+const ROUTES = {
+  workspaces: /^\/v1\/workspaces\/?$/,
+  sessions: new RegExp(`^/v1/workspaces/(${WS})/sessions/?$`),
+  messages: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/?$`),
+  opencode: new RegExp(`^/v1/workspaces/(${WS})/opencode(/.*)?$`),
+  anyWorkspace: /^\/v1\/workspaces\/([^/]+)(\/.*)?$/,
+};
+
+function methodNotAllowed(res: ServerResponse, allow: string): void {
+  res.setHeader('allow', allow);
+  sendJson(res, 405, { error: { code: 'WARREN_ERR_BAD_REQUEST', message: `method not allowed; use ${allow}` } });
+}
+
+export async function startGateway(broker: Broker, o: GatewayOptions): Promise<Gateway> {
+  const shutdown = new AbortController();
+  const sockets = new Set<Socket>();
+  const log = o.logger.child({ component: 'gateway' });
+
+  const requireUp = (name: string) => {
+    const rt = broker.workspace(name);
+    if (rt.link.state !== 'up') throw new LinkDownError(name, rt.link.state, rt.link.lastError?.message ?? null);
+    return rt;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (shutdown.signal.aborted) throw new WarrenError('WARREN_ERR_SHUTTING_DOWN', 'warren is shutting down');
+    if (!tokenMatches(req, o.token)) {
+      res.setHeader('www-authenticate', 'Bearer realm="warren"');
+      sendJson(res, 401, { error: { code: 'WARREN_ERR_UNAUTHORIZED', message: 'missing or wrong bearer token' } });
+      return;
+    }
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    let m: RegExpExecArray | null;
+    if (path === '/metrics') {
+      if (method !== 'GET') return methodNotAllowed(res, 'GET');
+      const text = renderMetrics(broker.status());
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+      res.end(text);
+      return;
+    }
+    if (ROUTES.workspaces.test(path)) {
+      if (method !== 'GET') return methodNotAllowed(res, 'GET');
+      return sendJson(res, 200, { workspaces: broker.status().workspaces });
+    }
+    if ((m = ROUTES.sessions.exec(path))) {
+      const name = m[1]!;
+      if (method === 'GET') {
+        const rt = requireUp(name);
+        return sendJson(res, 200, { sessions: await rt.sessions() });
+      }
+      if (method === 'POST') {
+        broker.workspace(name);
+        const body = await readJson(req, 64 * 1024);
+        for (const k of Object.keys(body)) if (k !== 'directory' && k !== 'title') throw badRequest(`unknown field ${JSON.stringify(k)}; use directory and title`);
+        if (body.directory !== undefined && (typeof body.directory !== 'string' || !body.directory.startsWith('/'))) throw badRequest('"directory" must be an absolute path');
+        if (body.title !== undefined && typeof body.title !== 'string') throw badRequest('"title" must be a string');
+        const rt = requireUp(name);
+        const session = await rt.createSession({
+          ...(body.directory !== undefined ? { directory: body.directory as string } : {}),
+          ...(body.title !== undefined ? { title: body.title as string } : {}),
+        });
+        return sendJson(res, 201, session);
+      }
+      return methodNotAllowed(res, 'GET, POST');
+    }
+    if ((m = ROUTES.messages.exec(path))) {
+      if (method !== 'POST') return methodNotAllowed(res, 'POST');
+      broker.workspace(m[1]!);
+      requireUp(m[1]!);
+      return postMessage(broker, m[1]!, decodeURIComponent(m[2]!), req, res, shutdown.signal);
+    }
+    if ((m = ROUTES.opencode.exec(path))) {
+      const rt = requireUp(m[1]!);
+      return proxy(rt, m[2] ?? '/', url.search, req, res);
+    }
+    if ((m = ROUTES.anyWorkspace.exec(path))) {
+      broker.workspace(decodeURIComponent(m[1]!));
+    }
+    sendJson(res, 404, { error: { code: 'WARREN_ERR_BAD_REQUEST', message: `no route ${method} ${path}` } });
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!(err instanceof WarrenError)) log.error({ err }, 'gateway request failed');
+      else log.debug({ code: err.code, path: req.url }, 'gateway request refused');
+      sendError(res, err);
+    });
+  });
+  // Slow or endless request headers must not hold a connection: a slowloris gets cut.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 30_000;
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+
+  const address = await listen(server, o.listen);
+  log.info({ listen: address }, 'gateway listening');
+  return {
+    address,
+    close: async ({ graceMs = 5000 } = {}) => {
+      shutdown.abort();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => { for (const s of sockets) s.destroy(); }, graceMs);
+      await closed;
+      clearTimeout(timer);
+      if (o.listen.startsWith('/')) fs.rmSync(o.listen, { force: true });
+    },
+  };
+}
+
+function listen(server: Server, where: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: NodeJS.ErrnoException) => reject(new ListenError('gateway', where, err.code === 'EADDRINUSE' ? 'the address is in use' : err.message));
+    server.once('error', fail);
+    const done = () => {
+      server.off('error', fail);
+      resolve(where.startsWith('/') ? where : `${(server.address() as { address: string }).address}:${(server.address() as { port: number }).port}`);
+    };
+    if (where.startsWith('/')) {
+      server.off('error', fail);
+      prepareSocketPath(where, 'gateway').then(() => listenPrivate(server, where, 'gateway')).then(() => resolve(where), reject);
+    } else {
+      const i = where.lastIndexOf(':');
+      const host = where.slice(0, i).replace(/^\[|\]$/g, '');
+      server.listen(Number(where.slice(i + 1)), host === 'localhost' ? '127.0.0.1' : host, done);
+    }
+  });
+}
