@@ -60,6 +60,10 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
       sendJson(res, 401, { error: { code: 'WARREN_ERR_UNAUTHORIZED', message: 'missing or wrong bearer token' } });
       return;
     }
+    // The raw path, before any URL parsing: WHATWG URLs resolve "..", even encoded
+    // as %2e%2e, which would quietly send a request to another route.
+    const rawPath = (req.url ?? '/').split('?')[0]!;
+    if (hasDotSegment(rawPath)) throw badRequest('the path may not contain "." or ".." segments');
     const url = new URL(req.url ?? '/', 'http://gateway');
     const path = url.pathname;
     const method = req.method ?? 'GET';
@@ -112,17 +116,15 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     sendJson(res, 404, { error: { code: 'WARREN_ERR_BAD_REQUEST', message: `no route ${method} ${path}` } });
   };
 
-  const server: Server = createServer((req, res) => {
+  // Slow or endless request headers must not hold a connection (slowloris): Node
+  // checks these every connectionsCheckingInterval, 30 s unless set.
+  const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 60_000, connectionsCheckingInterval: 1000, keepAliveTimeout: 30_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (!(err instanceof WarrenError)) log.error({ err }, 'gateway request failed');
       else log.debug({ code: err.code, path: req.url }, 'gateway request refused');
       sendError(res, err);
     });
   });
-  // Slow or endless request headers must not hold a connection: a slowloris gets cut.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 60_000;
-  server.keepAliveTimeout = 30_000;
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
@@ -142,6 +144,16 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
       if (o.listen.startsWith('/')) fs.rmSync(o.listen, { force: true });
     },
   };
+}
+
+function hasDotSegment(rawPath: string): boolean {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    return true;
+  }
+  return decoded.split(/[/\\]/).some((seg) => seg === '.' || seg === '..');
 }
 
 function listen(server: Server, where: string): Promise<string> {

@@ -1,0 +1,105 @@
+// A real `warren daemon` process for tests, on a free loopback port and its own
+// control socket; stopped (SIGTERM, then SIGKILL past a deadline) by its test.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { waitFor, type Workspace } from '../../container/testbed/index.js';
+
+interface Teardown { teardown(fn: () => unknown): void }
+
+export interface RunningDaemon {
+  child: ChildProcess;
+  base: string;
+  token: string | null;
+  socket: string;
+  configPath: string;
+  dir: string;
+  log(): string;
+  headers(extra?: Record<string, string>): Record<string, string>;
+  /** Rewrites the config file (the same workspaces shape as start) for a SIGHUP. */
+  writeConfig(wss: Workspace[]): void;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: string | null; gateway?: Record<string, unknown>; args?: string[] } = {}): Promise<RunningDaemon> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-daemon-'));
+  const port = await freePort();
+  const token = o.token === undefined ? 'test-token-for-the-gateway-0123' : o.token;
+  const configPath = path.join(dir, 'config.json');
+  const socket = path.join(dir, 'warren.sock');
+  const writeConfig = (list: Workspace[]) => fs.writeFileSync(configPath, JSON.stringify({
+    workspaces: Object.fromEntries(list.map((w) => [w.name, { host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprint: w.hostKeyFingerprint }])),
+    gateway: { listen: `127.0.0.1:${port}`, ...(token ? { token } : { tokenFile: path.join(dir, 'token') }), ...o.gateway },
+    logLevel: 'debug',
+  }));
+  writeConfig(wss);
+  const child = spawn(process.execPath, ['dist/src/cli/main.js', 'daemon', '--config', configPath, '--socket', socket, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  t.teardown(async () => {
+    await stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  await waitFor('the daemon to be ready', () => {
+    if (child.exitCode !== null) throw new Error(`daemon exited ${child.exitCode}: ${log.slice(-500)}`);
+    return log.includes('warren daemon ready');
+  }, { timeoutMs: 15_000 });
+  const theToken = token ?? fs.readFileSync(path.join(dir, 'token'), 'utf8').trim();
+  const d: RunningDaemon = {
+    child, base: `http://127.0.0.1:${port}`, token: theToken, socket, configPath, dir, log: () => log,
+    headers: (extra = {}) => ({ authorization: `Bearer ${theToken}`, ...extra }),
+    writeConfig, stop,
+  };
+  await waitFor('every tunnel up', async () => {
+    const r = await fetch(`${d.base}/v1/workspaces`, { headers: d.headers() });
+    const body = await r.json() as { workspaces: Array<{ tunnel: { state: string } }> };
+    return body.workspaces.every((w) => w.tunnel.state === 'up');
+  }, { timeoutMs: 15_000 });
+  return d;
+}
+
+/** Reads a server-sent event stream into (event, data) pairs. */
+export async function readEvents(res: Response, onEvent?: (e: { event: string; data: Record<string, unknown> }) => void): Promise<Array<{ event: string; data: Record<string, unknown> }>> {
+  const out: Array<{ event: string; data: Record<string, unknown> }> = [];
+  const reader = res.body!.getReader();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += Buffer.from(value).toString();
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const frame = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const event = /^event: (.*)$/m.exec(frame)?.[1];
+      const data = /^data: (.*)$/m.exec(frame)?.[1];
+      if (!event || !data) continue;
+      const e = { event, data: JSON.parse(data) as Record<string, unknown> };
+      out.push(e);
+      onEvent?.(e);
+    }
+  }
+  return out;
+}
