@@ -1,14 +1,33 @@
 #!/usr/bin/env node
-// The README's demo: stands up an embedded default workspace, creates a session
-// there with OpenCode's interactive CLI (as a user of a workspace would), shows
-// it, and removes everything again, also on Ctrl-C or failure.
-import { createWorkspace, run, type Workspace } from './testbed/index.js';
+// The README's demo, the whole story on one machine: two test-bed workspaces; a
+// session created with OpenCode's interactive CLI in one of them, in a project
+// directory no server runs in; `warren daemon` started; that session resumed
+// through the gateway with the reply streaming; then `warren status`. Everything
+// is removed again at the end, also on Ctrl-C or failure.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createWorkspaces, run, waitFor, type Workspace } from './testbed/index.js';
 import { quoteArg } from '../src/ssh/quote.js';
-import { WorkspaceRuntime } from '../src/broker/workspace.js';
 
 const PROMPT = 'Hello from the warren demo';
+const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 
 function say(line = ''): void { process.stdout.write(`${line}\n`); }
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
 
 async function ssh(ws: Workspace, argv: string[], timeoutMs = 90_000): Promise<string> {
   const r = await run(ws.sshArgv(argv), { timeoutMs });
@@ -16,81 +35,125 @@ async function ssh(ws: Workspace, argv: string[], timeoutMs = 90_000): Promise<s
   return r.stdout;
 }
 
-interface SessionRow { id: string; title: string; directory: string; updated: number }
-
 interface Closable { close(): Promise<void> }
 
-async function demo(track: (c: Closable) => void): Promise<void> {
-  let t0 = Date.now();
-  say('warren demo: standing up workspace "alpha" (network namespace, sshd, opencode, fake model)...');
-  const ws = await createWorkspace({ name: 'alpha' });
-  track(ws);
-  workspaces.push(ws);
-  say(`  up in ${Date.now() - t0} ms: ${ws.isolated ? 'isolated in its own network namespace' : 'NOT isolated (loopback fallback)'}`);
-  say('  what warren needs to reach it (its config entry):');
-  say(JSON.stringify({ alpha: {
-    host: ws.host, port: ws.port, user: ws.user, privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint,
-  } }, null, 2).replace(/^/gm, '    '));
-
-  const dir = '~/projects/demo';
-  say();
-  say(`Creating a session with the interactive CLI inside the workspace, in ${dir}:`);
-  say(`  $ ssh ${ws.user}@${ws.host} 'cd ${dir} && opencode run "${PROMPT}"'`);
-  t0 = Date.now();
-  const reply = await ssh(ws, ['sh', '-c', `mkdir -p ${dir} && cd ${dir} && opencode run ${quoteArg(PROMPT)}`]);
-  say(`  reply (${Date.now() - t0} ms, most of it opencode starting): ${reply.trim().split('\n').pop()}`);
-
-  say();
-  say('The session, as opencode lists it inside the workspace:');
-  const rows = JSON.parse(await ssh(ws, ['sh', '-c', `cd ${dir} && opencode session list --format json`])) as SessionRow[];
-  for (const s of rows) {
-    say(`  id:        ${s.id}`);
-    say(`  title:     ${s.title}`);
-    say(`  directory: ${s.directory}`);
-    say(`  updated:   ${new Date(s.updated).toISOString()}`);
-  }
-  if (rows.length === 0) throw new Error('opencode listed no session after opencode run');
-  const exported = JSON.parse(await ssh(ws, ['opencode', 'export', rows[0]!.id])) as { messages: Array<{ info: { role: string }; parts: Array<{ type: string; text?: string }> }> };
-  say('  messages:');
-  for (const m of exported.messages) {
-    const text = m.parts.filter((p) => p.type === 'text').map((p) => p.text ?? '').join(' ').trim();
-    say(`    ${m.info.role.padEnd(9)} ${text}`);
-  }
-  say();
-  say('This session lives in a directory no `opencode serve` was started in: the case that hangs');
-  say('forever when a web UI resumes it through a server. warren resumes it through its SSH tunnel:');
-  const rt = new WorkspaceRuntime({
-    name: 'alpha', host: ws.host, port: ws.port, user: ws.user, privateKeyPath: ws.privateKeyPath,
-    hostKeyFingerprint: ws.hostKeyFingerprint, importFrom: [], transport: { kind: 'tcp' },
-    keepalive: { intervalMs: 1000, timeoutMs: 1800 },
-    opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000 },
+/** Sends a message through the gateway and prints the reply as its events stream in. */
+async function streamMessage(base: string, token: string, ws: string, session: string, text: string): Promise<number> {
+  const t0 = Date.now();
+  say(`  > ${text}`);
+  const res = await fetch(`${base}/v1/workspaces/${ws}/sessions/${session}/messages`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ text }),
   });
-  track({ close: () => rt.close({ stopServer: true }) });
-  rt.server.on('progress', (line: string) => say(`  ${line}`));
-  rt.start();
-  await rt.link.waitForUp(15_000);
-  const id = rows[0]!.id;
-  for (const [i, text] of ['Resumed through warren', 'And once more, now that the server is warm'].entries()) {
-    t0 = Date.now();
-    say(`  > ${text}`);
-    let first = true;
-    await rt.chat(id, { text, onDelta: (d) => { process.stdout.write(`${first ? '  < ' : ''}${d}`); first = false; } });
-    say(`   (${Date.now() - t0} ms${i === 0 ? ', starting opencode serve included' : ''})`);
+  if (res.status !== 200) throw new Error(`the gateway answered ${res.status}: ${await res.text()}`);
+  const reader = res.body!.getReader();
+  let buf = '';
+  let first = true;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += Buffer.from(value).toString();
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const frame = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const event = /^event: (.*)$/m.exec(frame)?.[1];
+      const data = JSON.parse(/^data: (.*)$/m.exec(frame)?.[1] ?? '{}') as { delta?: string; message?: string };
+      if (event === 'text') {
+        process.stdout.write(`${first ? '  < ' : ''}${data.delta ?? ''}`);
+        first = false;
+      } else if (event === 'error') {
+        throw new Error(`the reply failed: ${data.message}`);
+      }
+    }
   }
-  const link = rt.link.snapshot();
-  say(`  tunnel: ${link.state}, keepalive RTT ${link.keepaliveRttMs ?? '?'} ms, ${link.channelsOpened} channels over one SSH connection`);
+  return Date.now() - t0;
 }
 
-const workspaces: Workspace[] = [];
+async function demo(track: (c: Closable) => void, dir: string): Promise<void> {
+  let t0 = Date.now();
+  say('warren demo: standing up workspaces "alpha" and "beta" (network namespace, sshd, opencode, fake model each)...');
+  const [alpha, beta] = await createWorkspaces(2, { namePrefix: 'demo' });
+  for (const ws of [alpha!, beta!]) track(ws);
+  say(`  up in ${Date.now() - t0} ms: ${alpha!.isolated ? 'each isolated in its own network namespace, only sshd reachable' : 'NOT isolated (loopback fallback)'}`);
+
+  const project = '~/projects/demo';
+  say();
+  say(`In alpha, a session made with the interactive CLI, in ${project}:`);
+  say(`  $ ssh ${alpha!.user}@${alpha!.host} 'cd ${project} && opencode run "${PROMPT}"'`);
+  t0 = Date.now();
+  const reply = await ssh(alpha!, ['sh', '-c', `mkdir -p ${project} && cd ${project} && opencode run ${quoteArg(PROMPT)}`]);
+  say(`  ${reply.trim().split('\n').pop()}   (${Date.now() - t0} ms: one CLI process per message)`);
+  const rows = JSON.parse(await ssh(alpha!, ['sh', '-c', `cd ${project} && opencode session list --format json`])) as Array<{ id: string; directory: string }>;
+  const id = rows[0]?.id;
+  if (!id) throw new Error('opencode listed no session after opencode run');
+  say(`  session ${id} in ${rows[0]!.directory}`);
+  say('  No opencode server runs in that directory: a web UI resuming it through a server waits forever.');
+
+  const configPath = path.join(dir, 'config.json');
+  const socket = path.join(dir, 'warren.sock');
+  const token = 'demo-token-only-for-this-run';
+  const port = await freePort();
+  const names = ['alpha', 'beta'];
+  fs.writeFileSync(configPath, JSON.stringify({
+    workspaces: Object.fromEntries([alpha!, beta!].map((w, i) => [names[i], {
+      host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprint: w.hostKeyFingerprint,
+    }])),
+    gateway: { listen: `127.0.0.1:${port}`, token },
+  }, null, 2));
+  say();
+  say(`Starting the broker: warren daemon --config ${configPath}`);
+  const logFile = path.join(dir, 'daemon.log');
+  const log = fs.openSync(logFile, 'w');
+  const daemon: ChildProcess = spawn(process.execPath, [MAIN, 'daemon', '--config', configPath, '--socket', socket], { stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  const exited = new Promise<number | null>((resolve) => daemon.on('close', resolve));
+  track({
+    close: async () => {
+      if (daemon.exitCode === null) daemon.kill('SIGTERM');
+      const timer = setTimeout(() => daemon.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      say(`warren daemon stopped (exit ${code}): it stopped the opencode server it ran and closed its tunnels.`);
+    },
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor('the daemon to be ready', () => {
+    const text = fs.readFileSync(logFile, 'utf8');
+    if (daemon.exitCode !== null) throw new Error(`the daemon exited: ${text.trim().split('\n').pop()}`);
+    return text.includes('warren daemon ready');
+  }, { timeoutMs: 15_000 });
+  await waitFor('both tunnels up', async () => {
+    const r = await fetch(`${base}/v1/workspaces`, { headers: { authorization: `Bearer ${token}` } });
+    return ((await r.json()) as { workspaces: Array<{ tunnel: { state: string } }> }).workspaces.every((w) => w.tunnel.state === 'up');
+  }, { timeoutMs: 15_000 });
+  say(`  gateway on ${base}, one SSH connection per workspace, no container port but sshd's`);
+
+  say();
+  say(`Resuming the CLI's session through the gateway (POST /v1/workspaces/alpha/sessions/${id}/messages):`);
+  const cold = await streamMessage(base, token, 'alpha', id, 'Resumed through warren');
+  say(`   (${cold} ms, starting opencode serve in alpha included)`);
+  const warm = await streamMessage(base, token, 'alpha', id, 'And once more, now that the server is warm');
+  say(`   (${warm} ms)`);
+
+  say();
+  say('$ warren status');
+  const status = await run([process.execPath, MAIN, 'status', '--socket', socket], { timeoutMs: 15_000 });
+  if (status.code !== 0) throw new Error(`warren status failed: ${status.stderr.trim()}`);
+  say(status.stdout.trimEnd().replace(/^/gm, '  '));
+}
 
 async function mainDemo(): Promise<number> {
   const open: Closable[] = [];
+  const workspaces: Workspace[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-demo-'));
   let closing: Promise<void> | undefined;
-  // Newest first: warren's runtime goes before the workspace it talks to.
-  const cleanup = () => (closing ??= (async () => { for (const c of [...open].reverse()) await c.close(); })().then(() => {
+  // Newest first: the daemon goes before the workspaces it talks to.
+  const cleanup = () => (closing ??= (async () => {
+    for (const c of [...open].reverse()) await c.close().catch((err: Error) => say(`cleanup: ${err.message}`));
+    fs.rmSync(dir, { recursive: true, force: true });
     const left = workspaces.flatMap((w) => w.leftovers());
-    say(left.length ? `cleanup left: ${left.join(', ')}` : 'workspace removed: no namespace, process, user or file left behind.');
-  }));
+    say(left.length ? `cleanup left: ${left.join(', ')}` : 'workspaces removed: no namespace, process, user or file left behind.');
+  })());
   const onSignal = (sig: NodeJS.Signals) => {
     process.stderr.write(`\nwarren demo: ${sig}, cleaning up\n`);
     void cleanup().finally(() => process.exit(130));
@@ -98,7 +161,10 @@ async function mainDemo(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await demo((ws) => open.push(ws));
+    await demo((c) => {
+      open.push(c);
+      if ('leftovers' in c) workspaces.push(c as Workspace);
+    }, dir);
     return 0;
   } catch (err) {
     process.stderr.write(`warren demo: ${(err as Error).message}\n`);

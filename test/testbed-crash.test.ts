@@ -42,14 +42,23 @@ t.test('a test process that throws tears its workspaces down on exit', async (t)
   t.same(leftoversOf(i.slot, hints(i)), [], 'nothing left behind');
 });
 
-t.test('what a SIGKILLed process leaves is swept', async (t) => {
+t.test('a test process ended by SIGTERM (tap\'s timeout) leaves nothing behind', async (t) => {
+  const { c, info, exited } = child(`setInterval(() => {}, 1000);`);
+  const i = await info;
+  c.kill('SIGTERM');
+  await exited;
+  t.equal(c.signalCode, 'SIGTERM', 'it died of the signal');
+  await waitFor('its reaper to remove what it left', () => leftoversOf(i.slot, hints(i)).length === 0, { timeoutMs: 10_000 });
+  t.pass('nothing left behind');
+});
+
+t.test('a SIGKILLed process: its reaper removes what it left', async (t) => {
   const { c, info, exited } = child(`setInterval(() => {}, 1000);`);
   const i = await info;
   c.kill('SIGKILL');
   await exited;
-  t.not(leftoversOf(i.slot, hints(i)), [], 'SIGKILL leaves the workspace running');
-  const swept = sweepStale();
-  t.ok(swept.includes(i.slot), 'the sweep finds it');
-  t.same(leftoversOf(i.slot, hints(i)), [], 'and removes all of it');
+  await waitFor('its reaper to remove what it left', () => leftoversOf(i.slot, hints(i)).length === 0, { timeoutMs: 10_000 });
+  t.pass('nothing left behind');
+  t.same(sweepStale(), [], 'and the sweep finds nothing more');
 });
 

@@ -27,6 +27,7 @@ const SSHD = '/usr/sbin/sshd';
 const MODEL_PORT_IN_NS = 11434;
 const TARGET_MAIN = path.join(repoRoot, 'dist', 'container', 'testbed', 'target-main.js');
 const TARGET_PORT_IN_NS = 8080;
+const REAPER = path.join(repoRoot, 'dist', 'container', 'testbed', 'reaper.js');
 
 export interface FakeModelMode { chunkDelayMs?: number; error?: { status: number; message: string }; hang?: boolean }
 
@@ -104,9 +105,16 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // Synchronous: in 'exit' nothing async runs. Covers crashes and forgotten closes.
-  process.on('exit', () => {
+  const teardownAll = () => {
     for (const [slot, persistent] of live) if (!persistent) teardownSlotSync(slot);
-  });
+    live.clear();
+  };
+  process.on('exit', teardownAll);
+  // A signal skips 'exit' handlers (tap ends a test that ran out of time with
+  // SIGTERM), and SIGKILL skips everything. A small detached reaper outlives this
+  // process and sweeps its slots once it is gone, however it died.
+  const reaper = spawn(process.execPath, [REAPER, String(process.pid)], { detached: true, stdio: 'ignore' });
+  reaper.unref();
 }
 
 function resolveMode(requested: WorkspaceOptions['mode']): Mode {
