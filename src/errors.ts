@@ -47,7 +47,9 @@ export type BrokerErrorCode =
   | 'WARREN_ERR_CONTROL'
   | 'WARREN_ERR_CONTROL_TIMEOUT'
   | 'WARREN_ERR_LISTEN'
-  | 'WARREN_ERR_SHUTTING_DOWN';
+  | 'WARREN_ERR_SHUTTING_DOWN'
+  | 'WARREN_ERR_NO_ROUTE'
+  | 'WARREN_ERR_INTERNAL';
 
 export class WarrenError extends Error {
   readonly code: ErrorCode;

@@ -2,6 +2,7 @@
 // key wherever they might be attached to a log object.
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import { prettyStream } from './log-pretty.js';
+import { UsageError } from './errors.js';
 
 export type { Logger };
 
@@ -10,13 +11,17 @@ export const REDACT_PATHS = [
   'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
 ];
 
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
 export function createLogger(o: { level?: string; pretty?: boolean; destination?: number } = {}): Logger {
+  const level = o.level ?? process.env.WARREN_LOG_LEVEL ?? 'info';
+  if (!LEVELS.includes(level)) throw new UsageError(`log level ${JSON.stringify(level)} (WARREN_LOG_LEVEL?) must be one of ${LEVELS.join(', ')}`);
   const options: LoggerOptions = {
-    level: o.level ?? process.env.WARREN_LOG_LEVEL ?? 'info',
+    level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { pid: process.pid },
   };
-  if (o.pretty) return pino(options, prettyStream(process.stderr, true));
+  if (o.pretty) return pino(options, prettyStream(process.stderr, !process.env.NO_COLOR && process.env.TERM !== 'dumb'));
   return pino(options, pino.destination({ dest: o.destination ?? 2, sync: true }));
 }
 

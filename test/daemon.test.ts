@@ -105,3 +105,34 @@ t.test('an invalid config: one line naming the key, exit 2, nothing started', as
   t.equal(r.stderr.trim().split('\n').length, 1);
   t.notOk(fs.existsSync(`${dir}/s.sock`), 'nothing listened');
 });
+
+t.test('--keep-servers: the next daemon adopts the server at once, without waiting for a request', async (t) => {
+  const first = await startDaemon(t, [one!], { args: ['--keep-servers'] });
+  const s = await (await fetch(`${first.base}/v1/workspaces/${one!.name}/sessions`, { method: 'POST', headers: first.headers({ 'content-type': 'application/json' }), body: '{}' })).json() as { id: string };
+  t.ok(s.id, 'the first daemon started opencode');
+  t.equal(await first.stop('SIGTERM'), 0);
+  t.equal(await serversOf(one), '1', 'the server was kept');
+  const second = await startDaemon(t, [one!]);
+  await waitFor('the second daemon to adopt it', async () => {
+    const j = JSON.parse((await warren('status', '--json', '--socket', second.socket)).stdout) as { workspaces: Array<{ opencode: { state: string; adoptions: number; starts: number } }> };
+    const o = j.workspaces[0]!.opencode;
+    return o.state === 'running' && o.adoptions === 1 && o.starts === 0;
+  }, { timeoutMs: 15_000 });
+  t.pass('running, adopted, not started twice');
+  t.equal(await second.stop('SIGTERM'), 0);
+  t.equal(await serversOf(one), '0', 'and stopped by the second daemon');
+});
+
+t.test('a socket directory others could write to is refused; a bad log level is a usage error', async (t) => {
+  const dir = fs.mkdtempSync('/tmp/warren-opendir-');
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(`${dir}/sock`, { mode: 0o777 });
+  fs.chmodSync(`${dir}/sock`, 0o777);
+  fs.writeFileSync(`${dir}/c.json`, JSON.stringify({ workspaces: { a: { host: one!.host, user: one!.user, privateKeyPath: one!.privateKeyPath, hostKeyFingerprint: one!.hostKeyFingerprint } }, gateway: { listen: '127.0.0.1:1', token: 'a-long-enough-test-token' } }));
+  const r = await warren('daemon', '--config', `${dir}/c.json`, '--socket', `${dir}/sock/warren.sock`);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /cannot listen for the control socket on .*: the directory .* must belong to this user \(or root\) and not be writable by others/);
+  const bad = await run([process.execPath, 'dist/src/cli/main.js', 'daemon', '--config', `${dir}/c.json`], { env: { ...process.env, WARREN_LOG_LEVEL: 'loud' }, timeoutMs: 10_000 });
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /^warren: log level "loud" \(WARREN_LOG_LEVEL\?\) must be one of trace, debug, info, warn, error, fatal, silent\n$/);
+});

@@ -35,6 +35,9 @@ t.test('an unknown workspace is 404 on every route', async (t) => {
     t.equal(r.status, 404, `${method} ${path}`);
     t.match(await r.json(), { error: { code: 'WARREN_ERR_UNKNOWN_WORKSPACE', message: /no workspace "nope" is configured/ } });
   }
+  const noRoute = await fetch(`${d.base}/v2/anything`, { headers: d.headers() });
+  t.equal(noRoute.status, 404);
+  t.match(await noRoute.json(), { error: { code: 'WARREN_ERR_NO_ROUTE' } });
 });
 
 t.test('bad requests: 4xx with a clear JSON error, quickly', async (t) => {
@@ -159,4 +162,6 @@ t.test('a workspace whose tunnel is down answers 503 at once; the other is unaff
   t.ok(Date.now() - started < 2000, `at once, in ${Date.now() - started} ms`);
   const other = await fetch(`${d.base}/v1/workspaces/${A}/sessions`, { headers: d.headers() });
   t.equal(other.status, 200, 'alpha still works');
+  const badId = await fetch(`${d.base}/v1/workspaces/${B}/sessions/bogus/messages`, { method: 'POST', headers: d.headers({ 'content-type': 'application/json' }), body: '{"text":"x"}' });
+  t.equal(badId.status, 400, 'a bad session id is a bad request, tunnel or not');
 });

@@ -45,6 +45,15 @@ export class Broker {
 
   set gateway(listen: string | null) { this.gatewayValue = listen; }
 
+  /** Library calls made right after createBroker wait this long for the tunnel (the gateway never waits). */
+  private static readonly UP_WAIT_MS = 15_000;
+
+  private async ready(name: string): Promise<WorkspaceRuntime> {
+    const rt = this.workspace(name);
+    if (rt.link.state !== 'up') await rt.link.waitForUp(Broker.UP_WAIT_MS);
+    return rt;
+  }
+
   /** The runtime of a workspace, or UnknownWorkspaceError. */
   workspace(name: string): WorkspaceRuntime {
     const e = this.entries.get(name);
@@ -65,16 +74,17 @@ export class Broker {
     return { workspaces, daemon: { pid: process.pid, version: warrenVersion(), startedAt: this.startedAt, gateway: this.gatewayValue } };
   }
 
-  sessions(name: string): Promise<SessionRow[]> { return this.workspace(name).sessions(); }
+  async sessions(name: string): Promise<SessionRow[]> { return (await this.ready(name)).sessions(); }
 
-  createSession(name: string, o: { directory?: string; title?: string } = {}): Promise<SessionInfo> {
-    return this.workspace(name).createSession(o);
+  async createSession(name: string, o: { directory?: string; title?: string } = {}): Promise<SessionInfo> {
+    return (await this.ready(name)).createSession(o);
   }
 
   /** Sends a message (locating/importing the session first) and counts it for status and metrics. */
   async sendMessage(name: string, sessionID: string, o: Omit<ChatOptions, 'sessionID' | 'directory'>, known?: SessionInfo): Promise<ChatResult & { imported: boolean }> {
     const e = this.entries.get(name);
     if (!e) throw new UnknownWorkspaceError(name);
+    if (e.runtime.link.state !== 'up') await e.runtime.link.waitForUp(Broker.UP_WAIT_MS);
     const started = Date.now();
     e.stats.total++;
     e.stats.inFlight++;
@@ -93,7 +103,7 @@ export class Broker {
 
   /** The official SDK v2 client for a workspace, its fetch over the tunnel (the server started on demand). */
   async opencodeClient(name: string, o: { directory?: string } = {}): Promise<OpencodeClient> {
-    const rt = this.workspace(name);
+    const rt = await this.ready(name);
     await rt.server.ensureRunning();
     return opencodeClientOverLink(rt.link, {
       dispatcher: rt.server.dispatcher, baseUrl: rt.server.baseUrl, authorization: () => rt.server.authorization(),

@@ -8,7 +8,6 @@ export const CONTROL_TIMEOUT_MS = 5000;
 /** A status of thousands of workspaces is a few MB; anything far larger is not a reply. */
 const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
-// Codes not yet in errors.ts's ErrorCode union (to be added there).
 const NO_DAEMON: ErrorCode = 'WARREN_ERR_NO_DAEMON';
 const CONTROL_TIMEOUT: ErrorCode = 'WARREN_ERR_CONTROL_TIMEOUT';
 const CONTROL_FAILED: ErrorCode = 'WARREN_ERR_CONTROL';

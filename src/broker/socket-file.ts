@@ -6,7 +6,16 @@ import path from 'node:path';
 import { ListenError } from '../errors.js';
 
 export async function prepareSocketPath(file: string, what: string): Promise<void> {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const dir = path.dirname(file);
+  const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!created) {
+    // Someone else could have made the directory first (in /tmp, say) to swap the socket.
+    const d = fs.lstatSync(dir);
+    const uid = process.getuid?.();
+    if (!d.isDirectory() || (uid !== undefined && d.uid !== uid && d.uid !== 0) || (d.mode & 0o022) !== 0) {
+      throw new ListenError(what, file, `the directory ${dir} must belong to this user (or root) and not be writable by others`);
+    }
+  }
   let st: fs.Stats;
   try {
     st = fs.lstatSync(file);

@@ -48,6 +48,13 @@ export class WorkspaceRuntime {
 
   start(): this {
     this.link.start();
+    // The first time the link is up, take over a server a previous warren left running.
+    const onState = (c: { to: string }) => {
+      if (c.to !== 'up') return;
+      this.link.off('state', onState);
+      void this.server.adoptIfRunning();
+    };
+    this.link.on('state', onState);
     return this;
   }
 

@@ -54,6 +54,7 @@ export class OpencodeServer extends EventEmitter {
   private readonly log: Logger;
   private stateValue: ServerState = 'stopped';
   private starting: Promise<void> | undefined;
+  private adopting: Promise<void> | undefined;
   private password: string | null = null;
   private versionValue: string | null = null;
   private pid: number | null = null;
@@ -90,8 +91,33 @@ export class OpencodeServer extends EventEmitter {
     if (this.closed) return Promise.reject(new WarrenError('WARREN_ERR_LINK_CLOSED', `workspace ${this.o.workspace} is closed`));
     this.touch();
     if (this.stateValue === 'running') return Promise.resolve();
+    // An adoption in progress decides first; then start if it found nothing.
+    if (this.adopting) return this.adopting.then(() => this.ensureRunning());
     this.starting ??= this.bringUp().finally(() => { this.starting = undefined; });
     return this.starting;
+  }
+
+  /**
+   * Adopts a server warren started earlier (a previous daemon's --keep-servers) if
+   * one is there, so it shows as running and its idle timer runs; starts nothing.
+   */
+  async adoptIfRunning(): Promise<boolean> {
+    if (this.stateValue !== 'stopped' || this.starting || this.adopting) return false;
+    let adopted = false;
+    this.adopting = (async () => {
+      try {
+        adopted = await this.tryAdopt();
+      } catch {
+        adopted = false; // not ours, or not answering: the next request will say so
+      }
+      if (adopted) {
+        this.everRan = true;
+        this.setState('running');
+        this.armIdle();
+      }
+    })().finally(() => { this.adopting = undefined; });
+    await this.adopting;
+    return adopted;
   }
 
   /** Marks use: a request, or the start of a stream (pair with release()). */

@@ -283,7 +283,7 @@ export class Link extends EventEmitter {
       state: this.stateValue,
       since: new Date(this.sinceMs).toISOString(),
       uptimeMs: this.stateValue === 'up' ? Date.now() - this.upAtMs : null,
-      keepaliveRttMs: this.rttMs === null ? null : Math.round(this.rttMs * 1000) / 1000,
+      keepaliveRttMs: this.rttMs === null || this.stateValue !== 'up' ? null : Math.round(this.rttMs * 1000) / 1000,
       openChannels: this.openChannelCount,
       channelsOpened: this.channelsOpenedCount,
       bytesIn: this.counters.bytesIn,

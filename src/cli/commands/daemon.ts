@@ -48,8 +48,8 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     reloading = reloading.then(async () => {
       try {
         const next = loadConfig(configPath);
-        if (next.gateway.listen !== config.gateway.listen || next.gateway.token !== config.gateway.token) {
-          logger.warn('gateway.listen or gateway.token changed: those apply at the next start of the daemon');
+        if (JSON.stringify(next.gateway) !== JSON.stringify(config.gateway) || next.logLevel !== config.logLevel) {
+          logger.warn('gateway settings or logLevel changed: those apply at the next start of the daemon');
         }
         await broker.reload(next);
       } catch (err) {

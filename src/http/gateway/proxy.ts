@@ -4,9 +4,10 @@
 // server's own; hop-by-hop headers stay on their hop; bodies stream both ways, so
 // opencode's event streams pass through as they are.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { request } from 'undici';
 import type { WorkspaceRuntime } from '../../broker/workspace.js';
-import { isWarrenError } from '../../errors.js';
+import { isWarrenError, ServerGoneError, ServerHttpError, WarrenError } from '../../errors.js';
 import { badRequest } from './respond.js';
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length']);
@@ -26,12 +27,23 @@ export function proxiedPath(rest: string, search: string): string {
   return `/${rest.replace(/^\/+/, '')}${search}`;
 }
 
+function tooLarge(): WarrenError {
+  return new WarrenError('WARREN_ERR_TOO_LARGE', `request body is larger than ${MAX_BODY} bytes`);
+}
+
+/** The body as it streams, cut off past the limit (a chunked upload declares no length). */
+async function* limited(body: AsyncIterable<Buffer>, max: number): AsyncGenerator<Buffer> {
+  let n = 0;
+  for await (const chunk of body) {
+    n += chunk.length;
+    if (n > max) throw tooLarge();
+    yield chunk;
+  }
+}
+
 export async function proxy(rt: WorkspaceRuntime, rest: string, search: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const target = proxiedPath(rest, search);
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) {
-    const { WarrenError } = await import('../../errors.js');
-    throw new WarrenError('WARREN_ERR_TOO_LARGE', `request body is larger than ${MAX_BODY} bytes`);
-  }
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw tooLarge();
   await rt.server.ensureRunning();
   const headers: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
@@ -43,10 +55,15 @@ export async function proxy(rt: WorkspaceRuntime, rest: string, search: string, 
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     const upstream = await request(`${rt.server.baseUrl}${target}`, {
       method: (req.method ?? 'GET') as 'GET', headers, signal: abort.signal, dispatcher: rt.server.dispatcher,
-      ...(hasBody ? { body: req } : {}),
+      ...(hasBody ? { body: Readable.from(limited(req, MAX_BODY)) } : {}),
       headersTimeout: 60_000, bodyTimeout: 0,
     }).catch((err: unknown) => {
-      if (isWarrenError(err) && err.code === 'WARREN_ERR_CHANNEL_REFUSED') rt.server.markGone('nothing listens on its port');
+      if (isWarrenError(err) && err.code === 'WARREN_ERR_CHANNEL_REFUSED') {
+        rt.server.markGone('nothing listens on its port');
+        throw new ServerGoneError(rt.name);
+      }
+      const code = (err as { code?: string }).code;
+      if (code === 'UND_ERR_HEADERS_TIMEOUT') throw new ServerHttpError(rt.name, `${req.method} ${target}`, 504, 'no response headers within 60 s');
       throw err;
     });
     const out: Record<string, string | string[]> = {};

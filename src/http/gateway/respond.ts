@@ -14,6 +14,7 @@ const STATUS_OF: Record<string, number> = {
   WARREN_ERR_UNKNOWN_WORKSPACE: 404,
   WARREN_ERR_SESSION_NOT_FOUND: 404,
   WARREN_ERR_BAD_REQUEST: 400,
+  WARREN_ERR_NO_ROUTE: 404,
   WARREN_ERR_SESSION_ID: 400,
   WARREN_ERR_UNQUOTABLE: 400,
   WARREN_ERR_TOO_LARGE: 413,
@@ -34,7 +35,7 @@ export function statusFor(err: unknown): number {
 }
 
 export function sendError(res: ServerResponse, err: unknown): void {
-  const e = isWarrenError(err) ? err : new WarrenError('WARREN_ERR_BAD_REQUEST', 'internal error; see the daemon log');
+  const e = isWarrenError(err) ? err : new WarrenError('WARREN_ERR_INTERNAL', 'internal error; see the daemon log');
   const status = isWarrenError(err) ? statusFor(err) : 500;
   if (res.headersSent) {
     res.destroy();

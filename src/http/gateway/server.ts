@@ -17,6 +17,7 @@ import type { Logger } from '../../log.js';
 import { tokenMatches } from './auth.js';
 import { postMessage } from './messages.js';
 import { proxy } from './proxy.js';
+import { checkSessionId } from '../../opencode/locate.js';
 import { listenPrivate, prepareSocketPath } from '../../broker/socket-file.js';
 import { badRequest, readJson, sendError, sendJson } from './respond.js';
 
@@ -103,6 +104,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     if ((m = ROUTES.messages.exec(path))) {
       if (method !== 'POST') return methodNotAllowed(res, 'POST');
       broker.workspace(m[1]!);
+      checkSessionId(decodeURIComponent(m[2]!));
       requireUp(m[1]!);
       return postMessage(broker, m[1]!, decodeURIComponent(m[2]!), req, res, shutdown.signal);
     }
@@ -113,7 +115,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     if ((m = ROUTES.anyWorkspace.exec(path))) {
       broker.workspace(decodeURIComponent(m[1]!));
     }
-    sendJson(res, 404, { error: { code: 'WARREN_ERR_BAD_REQUEST', message: `no route ${method} ${path}` } });
+    sendJson(res, 404, { error: { code: 'WARREN_ERR_NO_ROUTE', message: `no route ${method} ${path}` } });
   };
 
   // Slow or endless request headers must not hold a connection (slowloris): Node
