@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, type Dispatcher } from 'undici';
-import { createWorkspace, run, waitFor, type Workspace } from '../container/testbed/index.js';
+import { createWorkspace, freePort, run, waitFor, type Workspace } from '../container/testbed/index.js';
 import { Link } from '../src/ssh/link.js';
 import { createLinkDispatcher } from '../src/http/dispatcher.js';
 import { runBulk, runLoad, type LoadResult } from './load.js';
@@ -23,16 +23,6 @@ export interface LinkBenchOptions { rounds: number; durationMs: number; bulkByte
 type PathName = 'direct' | 'ssh -L' | 'warren';
 interface Figures { p50c1: number; p99c1: number; rpsc1: number; p50c32: number; p99c32: number; rpsc32: number; bulk: number }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function sshL(ws: Workspace, targetPort: number): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();

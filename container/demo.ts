@@ -6,11 +6,10 @@
 // is removed again at the end, also on Ctrl-C or failure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createWorkspaces, run, waitFor, type Workspace } from './testbed/index.js';
+import { createWorkspaces, freePort, run, waitFor, type Workspace } from './testbed/index.js';
 import { quoteArg } from '../src/ssh/quote.js';
 
 const PROMPT = 'Hello from the warren demo';
@@ -18,16 +17,6 @@ const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 's
 
 function say(line = ''): void { process.stdout.write(`${line}\n`); }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function ssh(ws: Workspace, argv: string[], timeoutMs = 90_000): Promise<string> {
   const r = await run(ws.sshArgv(argv), { timeoutMs });

@@ -1,6 +1,6 @@
 // The workspace test bed: stands up isolated workspaces (see workspace.ts) for
 // tests, the demo and benchmarks, and tears them down without a trace.
-export { createWorkspace, SSHD_CONFIG, type Workspace, type WorkspaceOptions, type FakeModelMode } from './workspace.js';
+export { createWorkspace, freePort, SSHD_CONFIG, type Workspace, type WorkspaceOptions, type FakeModelMode } from './workspace.js';
 export { sweepStale, leftoversOf } from './teardown.js';
 export { slotNames } from './slots.js';
 export { fingerprintOfPublicKey } from './keys.js';

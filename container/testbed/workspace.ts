@@ -139,7 +139,8 @@ function warnWeakIsolation(forced: boolean): void {
   process.stderr.write('warren testbed: not root or no network namespaces, so workspaces run sshd on a 127.0.0.1 port and their fake model is reachable from the host: isolation is weaker, and the isolation tests are skipped\n');
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (callers retry if another takes it first). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);

@@ -34,7 +34,7 @@ export class Broker {
   private gatewayValue: string | null;
   private closed = false;
 
-  constructor(private config: WarrenConfig, o: BrokerOptions = {}) {
+  constructor(config: WarrenConfig, o: BrokerOptions = {}) {
     this.log = o.logger ?? silentLogger;
     this.limiter = o.handshakeLimiter ?? defaultHandshakeLimiter;
     this.gatewayValue = o.gateway ?? null;
@@ -136,7 +136,6 @@ export class Broker {
       if (!result.changed.includes(ws.name)) result.added.push(ws.name);
       this.add(ws);
     }
-    this.config = config;
     this.log.info(result, 'config reloaded');
     return result;
   }

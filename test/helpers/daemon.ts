@@ -2,10 +2,9 @@
 // control socket; stopped (SIGTERM, then SIGKILL past a deadline) by its test.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { waitFor, type Workspace } from '../../container/testbed/index.js';
+import { freePort, waitFor, type Workspace } from '../../container/testbed/index.js';
 
 interface Teardown { teardown(fn: () => unknown): void }
 
@@ -23,16 +22,6 @@ export interface RunningDaemon {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: string | null; gateway?: Record<string, unknown>; args?: string[] } = {}): Promise<RunningDaemon> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-daemon-'));

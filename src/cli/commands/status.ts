@@ -2,7 +2,7 @@
 // daemon over its control socket and shows what it says. Never starts anything itself.
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
-import { UsageError, WarrenError, type ErrorCode } from '../../errors.js';
+import { UsageError, WarrenError } from '../../errors.js';
 import { askDaemon } from '../../broker/control-client.js';
 import { defaultSocketPath } from '../../broker/control-path.js';
 import type { BrokerStatus } from '../../broker/status.js';
