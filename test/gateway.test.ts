@@ -165,3 +165,17 @@ t.test('a workspace whose tunnel is down answers 503 at once; the other is unaff
   const badId = await fetch(`${d.base}/v1/workspaces/${B}/sessions/bogus/messages`, { method: 'POST', headers: d.headers({ 'content-type': 'application/json' }), body: '{"text":"x"}' });
   t.equal(badId.status, 400, 'a bad session id is a bad request, tunnel or not');
 });
+
+t.test('tool events stream when the model calls a tool', async (t) => {
+  const dir = `${alpha!.home}/projects/tools`;
+  await alpha!.runAsUser(['sh', '-c', 'mkdir -p "$1" && echo "some notes" > "$1/notes.txt"', 'x', dir]);
+  const s = await (await fetch(`${d.base}/v1/workspaces/${A}/sessions`, { method: 'POST', headers: d.headers({ 'content-type': 'application/json' }), body: JSON.stringify({ directory: dir }) })).json() as { id: string };
+  const text = `[[fake:tool=read:{"filePath":"${dir}/notes.txt"}]] read the notes`;
+  const res = await fetch(`${d.base}/v1/workspaces/${A}/sessions/${s.id}/messages`, { method: 'POST', headers: d.headers({ 'content-type': 'application/json' }), body: JSON.stringify({ text }) });
+  const events = await readEvents(res);
+  const tools = events.filter((e) => e.event === 'tool').map((e) => e.data);
+  t.ok(tools.length > 0, 'tool events arrived');
+  t.ok(tools.every((x) => x.name === 'read'), 'for the read tool');
+  t.equal(tools.at(-1)?.status, 'completed', 'ending completed');
+  t.same(events.at(-1), { event: 'done', data: { sessionID: s.id, text: `echo: ${text}` } }, 'then the reply');
+});

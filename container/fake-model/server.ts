@@ -231,6 +231,17 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
 
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.flushHeaders();
+
+    // [[fake:tool=NAME:JSON]]: call that tool once; when its result comes back (the last
+    // message is the tool's), answer with the usual echo. Lets tests see tool events.
+    const tool = isTitle ? null : /\[\[fake:tool=([A-Za-z_]+):(\{.*?\})\]\]/.exec(prompt);
+    if (tool && messages[messages.length - 1]?.role !== 'tool') {
+      frame({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: `call_fake_${id}`, type: 'function', function: { name: tool[1], arguments: '' } }] });
+      frame({ tool_calls: [{ index: 0, function: { arguments: tool[2] } }] });
+      frame({}, 'tool_calls', { usage });
+      res.end('data: [DONE]\n\n');
+      return;
+    }
     frame({ role: 'assistant', content: '' });
 
     const chars = Array.from(text); // code points, so a chunk never splits a surrogate pair
