@@ -63,6 +63,12 @@ class ChatRun {
   private readonly emitted = new Map<string, string>();
   /** Parts whose deltas cannot be trusted after a resync until a full update arrives. */
   private readonly resynced = new Set<string>();
+  /**
+   * From a broken stream until the history has been read again: deltas then may
+   * follow one lost in the drop, and appending them would leave what the caller saw
+   * no longer a prefix of the reply. The history supplies that text instead.
+   */
+  private resyncing = false;
   private started = false;
   private finished = false;
   private sessionError: string | null = null;
@@ -234,7 +240,7 @@ class ChatRun {
   }
 
   private delta(partID: string, delta: string): void {
-    if (this.resynced.has(partID) || !delta) return;
+    if (this.resyncing || this.resynced.has(partID) || !delta) return;
     this.emitted.set(partID, (this.emitted.get(partID) ?? '') + delta);
     this.o.onDelta?.(delta);
   }
@@ -280,6 +286,7 @@ class ChatRun {
   /** The stream broke: the tunnel dropped, or the server died. */
   private async recover(err: unknown): Promise<void> {
     if (this.finished) return;
+    this.resyncing = true;
     const mapped = this.mapStreamError(err);
     if (mapped.code === 'WARREN_ERR_SERVER_GONE') return this.fail(mapped);
     // With the link still up, the server is the suspect: if subscribing again fails
@@ -292,6 +299,7 @@ class ChatRun {
       const entries = await this.history();
       if (!entries.some((e) => e.info.id === this.messageID)) {
         // prompt_async may not have arrived: same message id, so never twice.
+        this.resyncing = false;
         await this.prompt();
         return;
       }
@@ -306,6 +314,7 @@ class ChatRun {
           this.resynced.add(part.id);
         }
       }
+      this.resyncing = false;
       const status = await callServer<Record<string, { type: string }>>(this.ctx.server, this.ctx.workspace, '/session/status', { directory: this.o.directory });
       const s = status.body[this.o.sessionID];
       if (this.started && (!s || s.type === 'idle')) this.finish();
@@ -358,8 +367,16 @@ class ChatRun {
   private async abortRun(): Promise<void> {
     this.finished = true;
     if (this.ctx.link.state !== 'up' || this.ctx.server.state !== 'running') return;
-    await callServer(this.ctx.server, this.ctx.workspace, `/session/${this.o.sessionID}/abort`, { method: 'POST', directory: this.o.directory, timeoutMs: 5000 })
-      .catch((err: Error) => this.log.debug({ err: err.message }, 'abort failed'));
+    // A run left going would hold the session busy for the next message: try twice.
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      try {
+        await callServer(this.ctx.server, this.ctx.workspace, `/session/${this.o.sessionID}/abort`, { method: 'POST', directory: this.o.directory, timeoutMs: 15_000 });
+        return;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, attempt }, 'aborting the run failed');
+        if (this.ctx.link.state !== 'up') return;
+      }
+    }
   }
 }
 
