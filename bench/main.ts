@@ -6,8 +6,9 @@ import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { benchLink, formatLinkBench } from './link.js';
 import { benchChat, formatChatBench } from './chat.js';
+import { benchScale, formatScale } from './scale.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, duration: { type: 'string', default: '1500' } } });
+const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' }, duration: { type: 'string', default: '1500' }, scale: { type: 'string', default: '100' } } });
 const rounds = Number(values.rounds);
 const durationMs = Number(values.duration);
 if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(durationMs) || durationMs < 100) {
@@ -19,3 +20,5 @@ process.stdout.write('link: small GETs and bulk through direct / OpenSSH ssh -N 
 process.stdout.write(`${formatLinkBench(await benchLink({ rounds, durationMs, bulkBytes: 128 * 1024 * 1024 }))}\n`);
 process.stdout.write('\nmessages: warren vs one `opencode run --session` per message; cold start vs opencode\'s own\n');
 process.stdout.write(`${formatChatBench(await benchChat({ rounds }))}\n`);
+process.stdout.write('\nscale: workspaces on one broker (no opencode; links only)\n');
+process.stdout.write(`${formatScale(await benchScale(Number(values.scale)))}\n`);

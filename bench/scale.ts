@@ -1,0 +1,74 @@
+// Scale: N test-bed workspaces (no fake model, so memory fits) on one broker.
+// Measures the time until every link is up, the broker's RSS per idle link, its
+// CPU while idle, and a reconnect storm: every sshd killed and restarted at once,
+// converging without attempts dropped by MaxStartups.
+import { performance } from 'node:perf_hooks';
+import { createWorkspaces, waitFor, type Workspace } from '../container/testbed/index.js';
+import { Broker } from '../src/broker/broker.js';
+import type { WarrenConfig, WorkspaceConfig } from '../src/config/schema.js';
+
+export interface ScaleResult {
+  n: number; upMs: number; rssPerLinkKiB: number; idleCpuPct: number;
+  stormMs: number; stormFailedAttempts: number; stormReconnects: number;
+}
+
+function configOf(wss: Workspace[]): WarrenConfig {
+  const workspaces = new Map<string, WorkspaceConfig>(wss.map((w) => [w.name, {
+    name: w.name, host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprint: w.hostKeyFingerprint,
+    importFrom: [], transport: { kind: 'tcp' }, keepalive: { intervalMs: 1000, timeoutMs: 1800 },
+    opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000 },
+  }]));
+  return { workspaces, gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null }, logLevel: 'silent', path: null };
+}
+
+export async function benchScale(n: number): Promise<ScaleResult> {
+  const wss = await createWorkspaces(n, { fakeModel: false, namePrefix: 'scale' });
+  let broker: Broker | undefined;
+  try {
+    global.gc?.();
+    const rssBefore = process.memoryUsage().rss;
+    const t0 = performance.now();
+    broker = new Broker(configOf(wss));
+    const b = broker;
+    await waitFor('every link up', () => b.status().workspaces.every((w) => w.tunnel.state === 'up'), { timeoutMs: 120_000, intervalMs: 20 });
+    const upMs = performance.now() - t0;
+    // Let the first keepalives settle, then measure memory and idle CPU over 5 s.
+    await new Promise((r) => setTimeout(r, 2000));
+    global.gc?.();
+    const rssPerLinkKiB = (process.memoryUsage().rss - rssBefore) / 1024 / n;
+    const cpu0 = process.cpuUsage();
+    const w0 = performance.now();
+    await new Promise((r) => setTimeout(r, 5000));
+    const cpu = process.cpuUsage(cpu0);
+    const idleCpuPct = ((cpu.user + cpu.system) / 1000) / (performance.now() - w0) * 100;
+    const before = b.status().workspaces.reduce((s, w) => s + w.tunnel.failedAttempts, 0);
+    const s0 = performance.now();
+    await Promise.all(wss.map((w) => w.killSshd()));
+    await waitFor('every link to notice', () => b.status().workspaces.every((w) => w.tunnel.state !== 'up'), { timeoutMs: 30_000, intervalMs: 20 });
+    await Promise.all(wss.map((w) => w.startSshd()));
+    const restarted = performance.now();
+    await waitFor('every link up again', () => b.status().workspaces.every((w) => w.tunnel.state === 'up'), { timeoutMs: 120_000, intervalMs: 20 });
+    const stormMs = performance.now() - restarted;
+    void s0;
+    const st = b.status().workspaces;
+    return {
+      n, upMs, rssPerLinkKiB, idleCpuPct, stormMs,
+      stormFailedAttempts: st.reduce((s, w) => s + w.tunnel.failedAttempts, 0) - before,
+      stormReconnects: st.reduce((s, w) => s + w.tunnel.reconnects, 0),
+    };
+  } finally {
+    await broker?.close({ stopServers: false });
+    await Promise.all(wss.map((w) => w.close()));
+  }
+}
+
+export function formatScale(r: ScaleResult): string {
+  return [
+    `${r.n} workspaces on one broker:`,
+    `  all links up in ${r.upMs.toFixed(0)} ms (goal <= 5000 ms) ${r.upMs <= 5000 ? 'met' : 'NOT MET'}`,
+    `  RSS per idle link ${r.rssPerLinkKiB.toFixed(0)} KiB (goal <= 1024 KiB) ${r.rssPerLinkKiB <= 1024 ? 'met' : 'NOT MET'}`,
+    `  CPU while idle ${r.idleCpuPct.toFixed(1)}% of one core`,
+    `  reconnect storm (every sshd killed, then restarted): all up again ${r.stormMs.toFixed(0)} ms after the restart (goal <= 10000 ms) ${r.stormMs <= 10_000 ? 'met' : 'NOT MET'};`
+      + ` ${r.stormReconnects} reconnects, ${r.stormFailedAttempts} failed attempts while sshd was down or refusing`,
+  ].join('\n');
+}
