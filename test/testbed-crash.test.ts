@@ -8,14 +8,14 @@ import { leftoversOf, sweepStale, waitFor } from '../container/testbed/index.js'
 
 const testbed = pathToFileURL(path.resolve(import.meta.dirname, '..', 'container', 'testbed', 'index.js')).href;
 
-interface Info { slot: number; mode: 'netns' | 'loopback'; user: string; uid: number; sshdPid: number; modelPid: number; createdUser: boolean }
+interface Info { pid: number; slot: number; mode: 'netns' | 'loopback'; user: string; uid: number; sshdPid: number; modelPid: number; createdUser: boolean }
 
 function child(then: string) {
   const script = `
     import { createWorkspace } from ${JSON.stringify(testbed)};
     const ws = await createWorkspace({ name: 'crashy' });
     const o = JSON.parse((await import('node:fs')).readFileSync(ws.dir + '/owner.json', 'utf8'));
-    console.log(JSON.stringify({ slot: ws.slot, mode: ws.mode, user: ws.user, uid: ws.uid, sshdPid: o.sshdPid, modelPid: o.modelPid, createdUser: o.createdUser }));
+    console.log(JSON.stringify({ pid: process.pid, slot: ws.slot, mode: ws.mode, user: ws.user, uid: ws.uid, sshdPid: o.sshdPid, modelPid: o.modelPid, createdUser: o.createdUser }));
     ${then}`;
   const c = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -32,7 +32,7 @@ function child(then: string) {
   return { c, info, exited, stderr: () => err };
 }
 
-const hints = (i: Info) => ({ mode: i.mode, createdUser: i.createdUser, sshdPid: i.sshdPid, modelPid: i.modelPid, user: i.user });
+const hints = (i: Info) => ({ mode: i.mode, createdUser: i.createdUser, sshdPid: i.sshdPid, modelPid: i.modelPid, user: i.user, ownerPid: i.pid });
 
 t.test('a test process that throws tears its workspaces down on exit', async (t) => {
   const { info, exited, stderr } = child(`setTimeout(() => { throw new Error('boom: the test failed'); }, 10);`);

@@ -72,7 +72,12 @@ export function writeOwner(dir: string, owner: Owner): void {
   fs.renameSync(tmp, ownerFile(dir));
 }
 
-/** Claims the lowest free slot. The directory is the lock. */
+/**
+ * Claims a free slot. The directory is the lock. The search starts at a random
+ * slot rather than the lowest: with test files running in parallel, a slot freed
+ * a moment ago would otherwise be taken again at once, and a check of what the
+ * old owner left would see the new owner's user and directory.
+ */
 export function claimSlot(name: string, mode: Mode): SlotNames {
   const wsRoot = path.join(testbedRoot(), 'ws');
   fs.mkdirSync(wsRoot, { recursive: true, mode: 0o755 });
@@ -81,8 +86,9 @@ export function claimSlot(name: string, mode: Mode): SlotNames {
     fs.chmodSync(testbedRoot(), 0o755);
     fs.chmodSync(wsRoot, 0o755);
   }
-  for (let slot = 0; slot < MAX_SLOTS; slot++) {
-    const names = slotNames(slot);
+  const start = Math.floor(Math.random() * MAX_SLOTS);
+  for (let i = 0; i < MAX_SLOTS; i++) {
+    const names = slotNames((start + i) % MAX_SLOTS);
     try {
       fs.mkdirSync(names.dir, { mode: 0o755 });
     } catch (err) {

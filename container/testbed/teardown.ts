@@ -75,18 +75,27 @@ export function teardownSlotSync(slot: number): string[] {
   return problems;
 }
 
-export interface LeftoverHints { mode: 'netns' | 'loopback'; createdUser: boolean; sshdPid?: number | undefined; modelPid?: number | undefined; user: string }
+export interface LeftoverHints {
+  mode: 'netns' | 'loopback'; createdUser: boolean; sshdPid?: number | undefined; modelPid?: number | undefined; user: string;
+  /** The pid that owned the slot; when given, a slot another process has claimed since is not counted. */
+  ownerPid?: number | undefined;
+}
 
 /** Lists what of a slot still exists; used by tests to assert a clean teardown. */
 export function leftoversOf(slot: number, h: LeftoverHints): string[] {
   const n = slotNames(slot);
   const out: string[] = [];
-  if (h.mode === 'netns' && netnsExists(n.netns)) out.push(`network namespace ${n.netns}`);
-  if (h.mode === 'netns' && linkExists(n.vethHost)) out.push(`veth ${n.vethHost}`);
-  if (fs.existsSync(n.dir)) out.push(`directory ${n.dir}`);
   for (const [what, pid] of [['sshd', h.sshdPid], ['fake model', h.modelPid]] as const) {
     if (pid && pidAlive(pid) && !isZombie(pid)) out.push(`${what} process ${pid}`);
   }
+  // Teardown removes the directory last, so a directory owned by another pid is a
+  // new claim made after ours was gone: its namespace and user are not ours.
+  const owner = h.ownerPid !== undefined && fs.existsSync(n.dir) ? readOwner(n.dir) : undefined;
+  const reclaimed = h.ownerPid !== undefined && fs.existsSync(n.dir) && owner?.pid !== h.ownerPid;
+  if (reclaimed) return out;
+  if (h.mode === 'netns' && netnsExists(n.netns)) out.push(`network namespace ${n.netns}`);
+  if (h.mode === 'netns' && linkExists(n.vethHost)) out.push(`veth ${n.vethHost}`);
+  if (fs.existsSync(n.dir)) out.push(`directory ${n.dir}`);
   if (h.createdUser) {
     if (userExists(n.user)) out.push(`user ${n.user}`);
     const pids = userPids(n.user);

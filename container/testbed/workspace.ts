@@ -396,7 +396,7 @@ async function build(names: SlotNames, mode: Mode, opts: WorkspaceOptions): Prom
       fs.writeFileSync(tmp, m ? JSON.stringify(m) : '');
       fs.renameSync(tmp, modeFile);
     },
-    leftovers: () => leftoversOf(names.slot, { mode, createdUser, sshdPid: pids.sshdPid, modelPid: pids.modelPid, user }),
+    leftovers: () => leftoversOf(names.slot, { mode, createdUser, sshdPid: pids.sshdPid, modelPid: pids.modelPid, user, ownerPid: process.pid }),
     killSshd: async () => {
       // The listener and every per-connection sshd: "all sshd processes".
       const victims = [pids.sshdPid!, ...descendants(pids.sshdPid!)].filter((p) => commOf(p) === 'sshd');
