@@ -78,7 +78,10 @@ export function writeOwner(dir: string, owner: Owner): void {
  * a moment ago would otherwise be taken again at once, and a check of what the
  * old owner left would see the new owner's user and directory.
  */
-export function claimSlot(name: string, mode: Mode): SlotNames {
+export function claimSlot(name: string, mode: Mode, only?: number): SlotNames {
+  if (only !== undefined && !(Number.isInteger(only) && only >= 0 && only < MAX_SLOTS)) {
+    throw new Error(`testbed: slot ${only} is not a whole number from 0 to ${MAX_SLOTS - 1}`);
+  }
   const wsRoot = path.join(testbedRoot(), 'ws');
   fs.mkdirSync(wsRoot, { recursive: true, mode: 0o755 });
   if (process.getuid?.() === 0) {
@@ -86,8 +89,8 @@ export function claimSlot(name: string, mode: Mode): SlotNames {
     fs.chmodSync(testbedRoot(), 0o755);
     fs.chmodSync(wsRoot, 0o755);
   }
-  const start = Math.floor(Math.random() * MAX_SLOTS);
-  for (let i = 0; i < MAX_SLOTS; i++) {
+  const start = only ?? Math.floor(Math.random() * MAX_SLOTS);
+  for (let i = 0; i < (only === undefined ? MAX_SLOTS : 1); i++) {
     const names = slotNames((start + i) % MAX_SLOTS);
     try {
       fs.mkdirSync(names.dir, { mode: 0o755 });
@@ -99,6 +102,7 @@ export function claimSlot(name: string, mode: Mode): SlotNames {
     writeOwner(names.dir, { pid: process.pid, mode, name, createdUser: false });
     return names;
   }
+  if (only !== undefined) throw new Error(`testbed: slot ${only} is taken under ${wsRoot}`);
   throw new Error(`testbed: all ${MAX_SLOTS} slots are taken under ${wsRoot}; run: node dist/container/testbed/cli.js sweep`);
 }
 

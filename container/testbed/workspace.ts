@@ -40,6 +40,8 @@ export interface WorkspaceOptions {
   fakeModel?: boolean;
   /** Keep running after this process exits (the CLI's `up`); default false. */
   persistent?: boolean;
+  /** Claim exactly this slot (tests of slot-number clashes); default: any free one. */
+  slot?: number;
 }
 
 export interface Workspace {
@@ -214,7 +216,7 @@ export async function createWorkspace(opts: WorkspaceOptions = {}): Promise<Work
     throw new Error(`testbed: the test bed root ${JSON.stringify(testbedRoot())} may hold only letters, digits and . _ / -; set WARREN_TESTBED_ROOT`);
   }
   installExitHook();
-  const names = claimSlot(opts.name ?? '', mode);
+  const names = claimSlot(opts.name ?? '', mode, opts.slot);
   live.set(names.slot, opts.persistent ?? false);
   if (opts.persistent) persistentSlots.add(names.slot);
   try {
