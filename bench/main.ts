@@ -17,7 +17,7 @@ if (!Number.isInteger(rounds) || rounds < 1 || !Number.isInteger(durationMs) || 
 }
 process.stdout.write(`warren benchmarks: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}\n\n`);
 process.stdout.write('link: small GETs and bulk through direct / OpenSSH ssh -N -L / warren (same undici client)\n');
-process.stdout.write(`${formatLinkBench(await benchLink({ rounds, durationMs, bulkBytes: 128 * 1024 * 1024 }))}\n`);
+process.stdout.write(`${formatLinkBench(await benchLink({ rounds, durationMs, bulkBytes: 128 * 1024 * 1024, sseEvents: 500_000 }))}\n`);
 process.stdout.write('\nmessages: warren vs one `opencode run --session` per message; cold start vs opencode\'s own\n');
 process.stdout.write(`${formatChatBench(await benchChat({ rounds }))}\n`);
 process.stdout.write('\nscale: workspaces on one broker (no opencode; links only)\n');
