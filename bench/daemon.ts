@@ -48,7 +48,9 @@ export async function startDaemon(ws: Workspace): Promise<BenchDaemon> {
   const log = fs.openSync(path.join(dir, 'daemon.log'), 'a');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [WARREN, 'daemon', '--config', path.join(dir, 'config.json'), '--socket', path.join(dir, 'control.sock')],
+    // BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" profiles the daemon.
+    const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    child = spawn(process.execPath, [...nodeArgs, WARREN, 'daemon', '--config', path.join(dir, 'config.json'), '--socket', path.join(dir, 'control.sock')],
       { stdio: ['ignore', log, log] });
   } finally {
     fs.closeSync(log);
