@@ -16,7 +16,7 @@ import os from 'node:os';
 import { benchLink, formatLinkBench, linkRows } from './link.js';
 import { benchLiveness, formatLiveness, livenessRows } from './liveness.js';
 import { benchChat, chatRows, formatChatBench } from './chat.js';
-import { benchScale, formatScale, scaleRows } from './scale.js';
+import { benchScaleIsolated, formatScale, scaleRows } from './scale.js';
 import { formatSummary, machine, machineLine, markdownSummary, notMet, writeResults, type Row } from './report.js';
 import { parseDuration, runSoak } from './soak.js';
 
@@ -82,7 +82,7 @@ if (only.includes('chat')) {
   rows.push(...chatRows(r));
 }
 if (only.includes('scale')) {
-  const r = await benchScale(scale);
+  const r = await benchScaleIsolated(scale);
   section('scale: workspaces on one broker (no opencode; links only)', formatScale(r));
   rows.push(...scaleRows(r));
 }

@@ -2,7 +2,10 @@
 // Measures the time until every link is up, the broker's RSS per idle link, its
 // CPU while idle, and a reconnect storm: every sshd killed and restarted at once,
 // converging without attempts dropped by MaxStartups.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createWorkspaces, waitFor, type Workspace } from '../container/testbed/index.js';
@@ -72,6 +75,21 @@ export async function benchScale(n: number): Promise<ScaleResult> {
   }
 }
 
+const SELF = fileURLToPath(import.meta.url);
+
+/**
+ * Runs the scale benchmark in a fresh process: its RSS per link must not be
+ * muddied by what earlier sections left in this one's heap.
+ */
+export async function benchScaleIsolated(n: number): Promise<ScaleResult> {
+  const child = spawn(process.execPath, ['--expose-gc', SELF, String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  const [code] = await once(child, 'exit') as [number | null];
+  if (code !== 0) throw new Error(`the scale benchmark exited ${code}`);
+  return JSON.parse(out) as ScaleResult;
+}
+
 export function scaleRows(r: ScaleResult): Row[] {
   return [
     { what: `all ${r.n} links up`, value: ms(r.upMs), anchor: '', ratio: '', goal: '<= 5000 ms', met: r.upMs <= 5000 },
@@ -93,4 +111,9 @@ export function formatScale(r: ScaleResult): string {
       + ` ${r.stormReconnects} reconnects, ${r.stormFailedAttempts} failed attempts while sshd was down or refusing;`
       + ` ${r.maxStartupsDrops} MaxStartups throttling lines in the sshd logs`,
   ].join('\n');
+}
+
+// Run directly (as benchScaleIsolated does): node --expose-gc dist/bench/scale.js N, prints JSON.
+if (process.argv[1] && SELF === path.resolve(process.argv[1])) {
+  process.stdout.write(`${JSON.stringify(await benchScale(Number(process.argv[2] ?? 100)))}\n`);
 }

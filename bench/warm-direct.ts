@@ -2,7 +2,8 @@
 // per message (look the session up, subscribe to the directory's events, send,
 // wait for session.idle, read the history), done directly against the running
 // server inside the workspace over loopback HTTP, as the workspace user. Prints
-// JSON: the median of the whole and of the send-to-idle part (opencode's own work).
+// JSON: the median of the whole and of the send-to-idle part (opencode's own work),
+// after one message not counted.
 // usage: warm-direct PORT SESSION_ID DIRECTORY ROUNDS
 import fs from 'node:fs';
 import path from 'node:path';
@@ -45,6 +46,8 @@ async function once(i: number): Promise<{ total: number; opencode: number }> {
   return { total: performance.now() - t0, opencode: t2 - t1 };
 }
 
+// One message first, not counted: a fresh process's first requests pay for JIT and connections.
+await once(-1);
 const all: Array<{ total: number; opencode: number }> = [];
 for (let i = 0; i < Number(rounds); i++) all.push(await once(i));
 process.stdout.write(`${JSON.stringify({ totalMs: median(all.map((a) => a.total)), opencodeMs: median(all.map((a) => a.opencode)) })}\n`);
