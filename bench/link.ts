@@ -1,28 +1,43 @@
-// The link benchmark: small GETs (p50/p99, req/s at c=1 and c=32) and bulk
-// download MB/s through three paths to the same HTTP target in a test-bed
-// workspace, measured in interleaved rounds of one run and reported as ratios:
-//   direct  - the client inside the workspace's namespace (no SSH at all)
-//   ssh -L  - OpenSSH `ssh -N -L`, the client on the host
-//   warren  - warren's link dispatcher, the client on the host
-// These machines are noisy: compare the ratios, never absolute times across runs.
+// The link benchmark: small GETs (p50/p99, req/s at c=1 and c=32), bulk download
+// MB/s and SSE events/s through four paths to the same HTTP target inside a
+// test-bed workspace, in interleaved rounds of one run, reported as ratios:
+//   direct   - the client inside the workspace's namespace (no SSH at all)
+//   ssh -L   - OpenSSH `ssh -N -L`, the client on the host
+//   warren   - warren's link dispatcher in the client's process (the library)
+//   gateway  - a `warren daemon` process; the client calls its pass-through
+//              /v1/workspaces/:ws/opencode/*, whose "opencode" is the target
+//              (bench/fake-opencode.ts), started by warren as it starts opencode
+// The same undici client code drives every path. CPU use of each process during
+// the c=32 and bulk runs is recorded: on two cores it says what limits a path.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Agent, type Dispatcher } from 'undici';
-import { createWorkspace, freePort, run, waitFor, type Workspace } from '../container/testbed/index.js';
+import { createWorkspace, freePort, waitFor, type Workspace } from '../container/testbed/index.js';
 import { Link } from '../src/ssh/link.js';
 import { createLinkDispatcher } from '../src/http/dispatcher.js';
-import { runBulk, runLoad, type LoadResult } from './load.js';
+import { OPENCODE_PORT, startDaemon, type BenchDaemon } from './daemon.js';
+import { procCpuMs, runBulk, runLoad, runSse, type ClientOptions, type LoadResult } from './load.js';
+import { median, ms, signedMs, x, type Row } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const LOAD_CLI = path.join(here, 'load-cli.js');
 const CIPHER = 'aes128-gcm@openssh.com';
+export const PATHS = ['direct', 'ssh -L', 'warren', 'gateway'] as const;
+type PathName = typeof PATHS[number];
 
-export interface LinkBenchOptions { rounds: number; durationMs: number; bulkBytes: number }
-type PathName = 'direct' | 'ssh -L' | 'warren';
-interface Figures { p50c1: number; p99c1: number; rpsc1: number; p50c32: number; p99c32: number; rpsc32: number; bulk: number }
+export interface LinkBenchOptions { rounds: number; durationMs: number; bulkBytes: number; sseEvents: number }
 
+interface Figures {
+  p50c1: number; p99c1: number; rpsc1: number; p50c32: number; p99c32: number; rpsc32: number; bulk: number; sse: number;
+  /** % of one core during the c=32 run: the client's process, the forwarding process (ssh or the daemon), the target. */
+  cpuClient32: number; cpuForwarder32: number; cpuTarget32: number;
+  /** The same during the bulk download (the client's is NaN for direct: measured inside the namespace). */
+  cpuClientBulk: number; cpuForwarderBulk: number;
+}
 
 async function sshL(ws: Workspace, targetPort: number): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
@@ -41,105 +56,155 @@ async function direct(ws: Workspace, args: string[]): Promise<unknown> {
   return JSON.parse(r.stdout);
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-};
+/** Runs fn and returns, beside its result, each pid's CPU over it in % of one core. */
+async function withCpu<T>(pids: Array<number | undefined>, fn: () => Promise<T>): Promise<{ value: T; cpu: number[]; self: number }> {
+  const before = pids.map((p) => (p === undefined ? 0 : procCpuMs(p)));
+  const self0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await fn();
+  const wall = performance.now() - t0;
+  const s = process.cpuUsage(self0);
+  return {
+    value,
+    cpu: pids.map((p, i) => (p === undefined ? NaN : ((procCpuMs(p) - before[i]!) / wall) * 100)),
+    self: ((s.user + s.system) / 1000 / wall) * 100,
+  };
+}
 
-export interface LinkBenchResult { figures: Record<PathName, Figures>; nativeCrypto: boolean; cipher: string | null; rounds: number }
+export interface LinkBenchResult {
+  figures: Record<PathName, Figures>; nativeCrypto: boolean; cipher: string | null; rounds: number; sseEvents: number; bulkBytes: number;
+}
 
 export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
   const ws = await createWorkspace({ name: 'bench-link', fakeModel: false });
   let link: Link | undefined;
   let sshChild: ChildProcess | undefined;
+  let daemon: BenchDaemon | undefined;
   const dispatchers: Dispatcher[] = [];
   try {
-    const target = await ws.startTarget();
+    daemon = await startDaemon(ws);
+    const targetPid = Number(fs.readFileSync(path.join(ws.home, '.local', 'state', 'warren', `opencode-${OPENCODE_PORT}.pid`), 'utf8'));
     link = new Link({ name: ws.name, user: ws.user, transport: { kind: 'tcp', host: ws.host, port: ws.port },
       privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint });
     link.start();
     await link.waitForUp(10_000);
-    const fwd = await sshL(ws, target.port);
+    const fwd = await sshL(ws, OPENCODE_PORT);
     sshChild = fwd.child;
     const warrenD = createLinkDispatcher(link);
     const sshD = new Agent({ keepAliveTimeout: 30_000 });
-    dispatchers.push(warrenD, sshD);
-    const urls: Record<Exclude<PathName, 'direct'>, { url: string; d: Dispatcher }> = {
-      'ssh -L': { url: `http://127.0.0.1:${fwd.port}`, d: sshD },
-      warren: { url: `http://127.0.0.1:${target.port}`, d: warrenD },
+    const gatewayD = new Agent({ keepAliveTimeout: 30_000 });
+    dispatchers.push(warrenD, sshD, gatewayD);
+    const viaHost: Record<Exclude<PathName, 'direct'>, { base: string; client: ClientOptions; forwarder: number | undefined }> = {
+      'ssh -L': { base: `http://127.0.0.1:${fwd.port}`, client: { dispatcher: sshD }, forwarder: fwd.child.pid },
+      warren: { base: `http://127.0.0.1:${OPENCODE_PORT}`, client: { dispatcher: warrenD }, forwarder: undefined },
+      gateway: { base: daemon.passThrough, client: { dispatcher: gatewayD, headers: daemon.headers }, forwarder: daemon.pid },
     };
-    const directUrl = `http://127.0.0.1:${target.port}`;
-    const samples: Record<PathName, Figures[]> = { direct: [], 'ssh -L': [], warren: [] };
+    const directBase = `http://127.0.0.1:${OPENCODE_PORT}`;
+    const samples: Record<PathName, Figures[]> = { direct: [], 'ssh -L': [], warren: [], gateway: [] };
     const measure = async (p: PathName): Promise<Figures> => {
-      const load = async (c: number): Promise<LoadResult> => (p === 'direct'
-        ? direct(ws, ['load', `${directUrl}/small`, String(c), String(o.durationMs)]) as Promise<LoadResult>
-        : runLoad(`${urls[p].url}/small`, { dispatcher: urls[p].d, concurrency: c, durationMs: o.durationMs }));
-      const c1 = await load(1);
+      const h = p === 'direct' ? undefined : viaHost[p];
+      const load = async (c: number) => withCpu([h?.forwarder, targetPid], async () => (h
+        ? runLoad(`${h.base}/small`, { ...h.client, concurrency: c, durationMs: o.durationMs })
+        : direct(ws, ['load', `${directBase}/small`, String(c), String(o.durationMs)]) as Promise<LoadResult>));
+      const c1 = (await load(1)).value;
       const c32 = await load(32);
-      const bulk = p === 'direct'
-        ? ((await direct(ws, ['bulk', `${directUrl}/bytes`, String(o.bulkBytes)])) as { mbps: number }).mbps
-        : await runBulk(`${urls[p].url}/bytes`, { dispatcher: urls[p].d, bytes: o.bulkBytes });
-      if (c1.errors || c32.errors) throw new Error(`${p}: ${c1.errors + c32.errors} requests failed`);
-      return { p50c1: c1.p50Ms, p99c1: c1.p99Ms, rpsc1: c1.rps, p50c32: c32.p50Ms, p99c32: c32.p99Ms, rpsc32: c32.rps, bulk };
+      const bulk = await withCpu([h?.forwarder], async () => (h
+        ? runBulk(`${h.base}/bytes`, { ...h.client, bytes: o.bulkBytes })
+        : ((await direct(ws, ['bulk', `${directBase}/bytes`, String(o.bulkBytes)])) as { mbps: number }).mbps));
+      const sse = h
+        ? await runSse(`${h.base}/sse-burst`, { ...h.client, count: o.sseEvents })
+        : ((await direct(ws, ['sse', `${directBase}/sse-burst`, String(o.sseEvents)])) as { eps: number }).eps;
+      if (c1.errors || c32.value.errors) throw new Error(`${p}: ${c1.errors + c32.value.errors} requests failed`);
+      return {
+        p50c1: c1.p50Ms, p99c1: c1.p99Ms, rpsc1: c1.rps, p50c32: c32.value.p50Ms, p99c32: c32.value.p99Ms, rpsc32: c32.value.rps,
+        bulk: bulk.value, sse,
+        cpuClient32: h ? c32.self : c32.value.cpuPct, cpuForwarder32: c32.cpu[0]!, cpuTarget32: c32.cpu[1]!,
+        cpuClientBulk: h ? bulk.self : NaN, cpuForwarderBulk: bulk.cpu[0]!,
+      };
     };
     // Warm every path once, then interleave rounds so drift hits all paths alike.
-    for (const p of ['direct', 'ssh -L', 'warren'] as const) await measure(p);
+    for (const p of PATHS) await measure(p);
     for (let r = 0; r < o.rounds; r++) {
-      for (const p of ['direct', 'ssh -L', 'warren'] as const) samples[p].push(await measure(p));
+      for (const p of PATHS) samples[p].push(await measure(p));
     }
-    const fold = (xs: Figures[]): Figures => ({
-      p50c1: median(xs.map((x) => x.p50c1)), p99c1: median(xs.map((x) => x.p99c1)), rpsc1: median(xs.map((x) => x.rpsc1)),
-      p50c32: median(xs.map((x) => x.p50c32)), p99c32: median(xs.map((x) => x.p99c32)), rpsc32: median(xs.map((x) => x.rpsc32)),
-      bulk: median(xs.map((x) => x.bulk)),
-    });
+    const fold = (xs: Figures[]): Figures => Object.fromEntries(
+      (Object.keys(xs[0]!) as Array<keyof Figures>).map((k) => [k, median(xs.map((f) => f[k]))]),
+    ) as unknown as Figures;
     const snap = link.snapshot();
     return {
-      figures: { direct: fold(samples.direct), 'ssh -L': fold(samples['ssh -L']), warren: fold(samples.warren) },
-      nativeCrypto: snap.nativeCrypto, cipher: snap.cipher, rounds: o.rounds,
+      figures: Object.fromEntries(PATHS.map((p) => [p, fold(samples[p])])) as Record<PathName, Figures>,
+      nativeCrypto: snap.nativeCrypto, cipher: snap.cipher, rounds: o.rounds, sseEvents: o.sseEvents, bulkBytes: o.bulkBytes,
     };
   } finally {
     await Promise.all(dispatchers.map((d) => d.destroy()));
     sshChild?.kill('SIGTERM');
+    await daemon?.close();
     await link?.close();
     await ws.close();
   }
 }
 
-export interface GoalRow { what: string; value: string; goal: string; met: boolean }
+const pct = (n: number) => (Number.isNaN(n) ? '-' : `${n.toFixed(0)}%`);
 
-export function linkGoals(r: LinkBenchResult): GoalRow[] {
-  const w = r.figures.warren;
-  const s = r.figures['ssh -L'];
+export function linkRows(r: LinkBenchResult): Row[] {
   const d = r.figures.direct;
-  const x = (n: number) => `${n.toFixed(2)}x`;
-  return [
-    { what: 'small GET p50 (c=1), warren / ssh -L', value: x(w.p50c1 / s.p50c1), goal: '<= 1.0x', met: w.p50c1 <= s.p50c1 },
-    { what: 'small GET p50 (c=1), warren - direct', value: `+${(w.p50c1 - d.p50c1).toFixed(3)} ms`, goal: '<= +0.3 ms', met: w.p50c1 - d.p50c1 <= 0.3 },
-    { what: 'small GET req/s (c=32), warren / ssh -L', value: x(w.rpsc32 / s.rpsc32), goal: '>= 1.2x', met: w.rpsc32 >= 1.2 * s.rpsc32 },
-    { what: 'bulk MB/s, warren / ssh -L', value: x(w.bulk / s.bulk), goal: '>= 1.0x', met: w.bulk >= s.bulk },
-  ];
+  const s = r.figures['ssh -L'];
+  const rows: Row[] = [];
+  // CPU per request at c=32, in microseconds: what each forwarding process pays.
+  const usPer = (cpuPct: number, rps: number) => `${((cpuPct / 100) * 1e6 / rps).toFixed(0)} us`;
+  for (const p of ['warren', 'gateway'] as const) {
+    const w = r.figures[p];
+    const who = p === 'warren' ? 'warren dispatcher' : 'warren gateway';
+    const cpuNote = p === 'warren'
+      ? `at c=32 the one warren process (undici client + SSH framing and crypto) used ${pct(w.cpuClient32)} of a core (${usPer(w.cpuClient32, w.rpsc32)} per request), the target ${pct(w.cpuTarget32)};`
+        + ` with ssh -L the client used ${pct(s.cpuClient32)} (${usPer(s.cpuClient32, s.rpsc32)} per request) and ssh ${pct(s.cpuForwarder32)} (${usPer(s.cpuForwarder32, s.rpsc32)}) on the other core`
+      : `at c=32 the daemon (HTTP server, undici client and SSH in one process) used ${pct(w.cpuForwarder32)} of a core, ${usPer(w.cpuForwarder32, w.rpsc32)} per request,`
+        + ` where ssh -L's ssh used ${usPer(s.cpuForwarder32, s.rpsc32)} per request; the client ${pct(w.cpuClient32)}, the target ${pct(w.cpuTarget32)}`;
+    const p50Note = p === 'warren' ? undefined
+      : `the gateway is a second HTTP hop, parsed and written again in JS: the daemon spends ${usPer(w.cpuForwarder32, w.rpsc32)} of CPU per request (measured at c=32) where ssh spends ${usPer(s.cpuForwarder32, s.rpsc32)}`;
+    rows.push(
+      { what: `small GET p50 c=1, ${who}`, value: ms(w.p50c1, 3), anchor: `ssh -L ${ms(s.p50c1, 3)}`, ratio: x(w.p50c1 / s.p50c1), goal: '<= 1.0x', met: w.p50c1 <= s.p50c1, ...(p50Note ? { limit: p50Note } : {}) },
+      { what: `small GET p50 c=1, ${who}`, value: ms(w.p50c1, 3), anchor: `direct ${ms(d.p50c1, 3)}`, ratio: signedMs(w.p50c1 - d.p50c1, 3), goal: '<= +0.3 ms', met: w.p50c1 - d.p50c1 <= 0.3 },
+      { what: `small GET p99 c=1, ${who}`, value: ms(w.p99c1, 3), anchor: `ssh -L ${ms(s.p99c1, 3)}`, ratio: x(w.p99c1 / s.p99c1), goal: '', met: null },
+      { what: `small GET req/s c=1, ${who}`, value: w.rpsc1.toFixed(0), anchor: `ssh -L ${s.rpsc1.toFixed(0)}`, ratio: x(w.rpsc1 / s.rpsc1), goal: '', met: null },
+      { what: `small GET p50 c=32, ${who}`, value: ms(w.p50c32, 3), anchor: `ssh -L ${ms(s.p50c32, 3)}`, ratio: x(w.p50c32 / s.p50c32), goal: '', met: null },
+      { what: `small GET p99 c=32, ${who}`, value: ms(w.p99c32, 3), anchor: `ssh -L ${ms(s.p99c32, 3)}`, ratio: x(w.p99c32 / s.p99c32), goal: '', met: null },
+      { what: `small GET req/s c=32, ${who}`, value: w.rpsc32.toFixed(0), anchor: `ssh -L ${s.rpsc32.toFixed(0)}`, ratio: x(w.rpsc32 / s.rpsc32), goal: '>= 1.2x', met: w.rpsc32 >= 1.2 * s.rpsc32, limit: cpuNote },
+    );
+  }
+  const w = r.figures.warren;
+  const g = r.figures.gateway;
+  rows.push(
+    { what: 'bulk MB/s, warren dispatcher', value: w.bulk.toFixed(0), anchor: `ssh -L ${s.bulk.toFixed(0)}`, ratio: x(w.bulk / s.bulk), goal: '>= 1.0x', met: w.bulk >= s.bulk,
+      limit: `during the download the warren process used ${pct(w.cpuClientBulk)} of a core (client + decrypt); with ssh -L the client used ${pct(s.cpuClientBulk)} and ssh ${pct(s.cpuForwarderBulk)}` },
+    { what: 'bulk MB/s, warren gateway', value: g.bulk.toFixed(0), anchor: `ssh -L ${s.bulk.toFixed(0)}`, ratio: x(g.bulk / s.bulk), goal: '', met: null },
+    { what: 'SSE events/s, warren gateway', value: g.sse.toFixed(0), anchor: `direct ${d.sse.toFixed(0)}`, ratio: x(g.sse / d.sse), goal: '', met: null },
+    { what: 'SSE events/s, warren dispatcher', value: w.sse.toFixed(0), anchor: `direct ${d.sse.toFixed(0)}`, ratio: x(w.sse / d.sse), goal: '', met: null },
+  );
+  return rows;
 }
 
 export function formatLinkBench(r: LinkBenchResult): string {
-  const rows: string[] = [];
-  const pad = (s: string, n: number) => s.padEnd(n);
-  rows.push(`${pad('path', 8)} ${pad('p50 c=1', 10)} ${pad('p99 c=1', 10)} ${pad('req/s c=1', 10)} ${pad('p50 c=32', 10)} ${pad('p99 c=32', 10)} ${pad('req/s c=32', 11)} bulk MB/s`);
-  for (const p of ['direct', 'ssh -L', 'warren'] as const) {
+  const head = ['path', 'p50 c=1', 'p99 c=1', 'req/s c=1', 'p50 c=32', 'p99 c=32', 'req/s c=32', 'bulk MB/s', 'SSE ev/s', 'CPU c=32 client/fwd/target'];
+  const cells = PATHS.map((p) => {
     const f = r.figures[p];
-    rows.push(`${pad(p, 8)} ${pad(`${f.p50c1.toFixed(3)} ms`, 10)} ${pad(`${f.p99c1.toFixed(3)} ms`, 10)} ${pad(f.rpsc1.toFixed(0), 10)} ${pad(`${f.p50c32.toFixed(3)} ms`, 10)} ${pad(`${f.p99c32.toFixed(3)} ms`, 10)} ${pad(f.rpsc32.toFixed(0), 11)} ${f.bulk.toFixed(0)}`);
-  }
-  rows.push('');
-  for (const g of linkGoals(r)) rows.push(`${pad(g.what, 42)} ${pad(g.value, 12)} goal ${pad(g.goal, 10)} ${g.met ? 'met' : 'NOT MET'}`);
-  rows.push('');
-  rows.push(`ssh2 native crypto: ${r.nativeCrypto ? 'loaded' : 'not loaded'}; cipher: ${r.cipher ?? '?'} (ssh -L forced to ${CIPHER}); medians of ${r.rounds} interleaved rounds`);
-  return rows.join('\n');
+    return [p, ms(f.p50c1, 3), ms(f.p99c1, 3), f.rpsc1.toFixed(0), ms(f.p50c32, 3), ms(f.p99c32, 3), f.rpsc32.toFixed(0), f.bulk.toFixed(0), f.sse.toFixed(0),
+      `${pct(f.cpuClient32)}/${pct(f.cpuForwarder32)}/${pct(f.cpuTarget32)}`];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((s, i) => s.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [
+    line(head), ...cells.map(line), '',
+    `ssh2 native crypto: ${r.nativeCrypto ? 'loaded' : 'not loaded'}; cipher negotiated by warren: ${r.cipher ?? '?'} (ssh -L forced to ${CIPHER});`
+      + ` bulk ${r.bulkBytes / 2 ** 20} MiB, SSE ${r.sseEvents} events per stream; medians of ${r.rounds} interleaved rounds;`
+      + ' "fwd" is the forwarding process: ssh for ssh -L, the daemon for gateway, none for warren (in the client\'s process)',
+  ].join('\n');
 }
 
 // Run directly: node dist/bench/link.js [rounds] [durationMs]
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const rounds = Number(process.argv[2] ?? 3);
   const durationMs = Number(process.argv[3] ?? 1500);
-  const r = await benchLink({ rounds, durationMs, bulkBytes: 128 * 1024 * 1024 });
+  const r = await benchLink({ rounds, durationMs, bulkBytes: 128 * 1024 * 1024, sseEvents: 500_000 });
   process.stdout.write(`${formatLinkBench(r)}\n`);
-  void run;
 }

@@ -4,7 +4,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { createOpencodeClient } from '@opencode-ai/sdk/v2/client';
-import { createWorkspaces } from '../container/testbed/index.js';
+import { createWorkspaces, waitFor } from '../container/testbed/index.js';
 import { cliSession, historyOf } from './helpers/runtime.js';
 import { readEvents, startDaemon } from './helpers/daemon.js';
 
@@ -134,6 +134,25 @@ t.test('the official SDK v2 with the gateway as its baseUrl', async (t) => {
   t.equal(got.data?.title, 'sdk through the gateway');
   const msgs = await client.session.messages({ sessionID: created.data!.id });
   t.same(msgs.data, [], 'a new session has no messages');
+});
+
+t.test('a client that leaves a pass-through event stream releases it upstream', async (t) => {
+  const streams = async () => {
+    const body = await (await fetch(`${d.base}/v1/workspaces`, { headers: d.headers() })).json() as { workspaces: Array<{ name: string; opencode: { activeStreams: number } }> };
+    return body.workspaces.find((w) => w.name === A)!.opencode.activeStreams;
+  };
+  const ac = new AbortController();
+  const res = await fetch(`${d.base}/v1/workspaces/${A}/opencode/event?directory=${encodeURIComponent(`${alpha!.home}/projects`)}`, { headers: d.headers(), signal: ac.signal });
+  t.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  t.match(Buffer.from((await reader.read()).value!).toString(), /server\.connected/, 'the stream is live');
+  t.equal(await streams(), 1, 'held open while the client reads');
+  ac.abort();
+  await waitFor('the upstream stream to be released', async () => (await streams()) === 0, { timeoutMs: 10_000 });
+  t.pass('released');
+  // A pass-through that completes normally leaves nothing behind either.
+  t.equal((await fetch(`${d.base}/v1/workspaces/${A}/opencode/global/health`, { headers: d.headers() })).status, 200);
+  t.equal(await streams(), 0);
 });
 
 t.test('metrics count what happened', async (t) => {

@@ -368,6 +368,19 @@ t.test('GET /sse sends numbered events then the end event', async (t) => {
   t.equal(await none.text(), 'event: end\ndata: {}\n\n', 'count=0 sends only the end event');
 });
 
+t.test('GET /sse-burst sends count events at once, then the end event', async (t) => {
+  const target = await start(t);
+  const res = await fetch(`${target.url}/sse-burst?count=50000`);
+  t.equal(res.headers.get('content-type'), 'text/event-stream');
+  const frames = sseFrames(await res.text());
+  const last = frames.pop();
+  t.same(last, { event: 'end', data: '{}' }, 'ends with the end event');
+  t.equal(frames.length, 50_000);
+  t.ok(frames.every((f, i) => f.data === `{"seq":${i + 1}}`), 'numbered from 1 in order');
+  t.equal(await (await fetch(`${target.url}/sse-burst?count=0`)).text(), 'event: end\ndata: {}\n\n');
+  t.equal((await fetch(`${target.url}/sse-burst?count=1e3`)).status, 400);
+});
+
 t.test('GET /sse pauses once after the event that reaches gapAtMs', async (t) => {
   const target = await start(t);
   const intervalMs = 20;
@@ -495,6 +508,7 @@ t.test('every route keeps the connection alive', async (t) => {
     ['POST', '/sink', 'y'.repeat(100_000), 200],
     ['GET', '/sse?count=2&intervalMs=0', undefined, 200],
     ['GET', '/sse?count=bad', undefined, 400],
+    ['GET', '/sse-burst?count=3', undefined, 200],
     ['GET', '/status/503', undefined, 503],
     ['GET', '/status/204', undefined, 204],
     ['GET', '/status/205', undefined, 205],

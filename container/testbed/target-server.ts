@@ -10,6 +10,8 @@ import { pipeline } from 'node:stream';
 export interface TargetServerOptions {
   host?: string;
   port?: number;
+  /** Extra routes, tried before the built-in ones; returns true when it answered. */
+  route?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface TargetServer {
@@ -69,6 +71,27 @@ function sendBytes(query: URLSearchParams, res: ServerResponse): void {
       }
     }
     if (!res.destroyed) res.end();
+  };
+  pump();
+}
+
+// Events as fast as the client takes them, one write per event as opencode's
+// event stream does, for events-per-second benchmarks (/sse paces with timers,
+// which cap it near a thousand a second).
+function sendBurst(query: URLSearchParams, res: ServerResponse): void {
+  const count = intParam(query.get('count'), 10, MAX_PARAM);
+  if (count === undefined) return sendText(res, 400, `count must be an integer from 0 to ${MAX_PARAM}`);
+  res.writeHead(200, SSE_HEADERS);
+  let seq = 0;
+  const pump = (): void => {
+    while (seq < count && !res.destroyed) {
+      seq += 1;
+      if (!res.write(`data: {"seq":${seq}}\n\n`) && seq < count) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+    if (!res.destroyed) res.end(SSE_END);
   };
   pump();
 }
@@ -172,6 +195,7 @@ export async function startTargetServer(opts: TargetServerOptions = {}): Promise
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    if (opts.route?.(req, res)) return;
     const url = req.url ?? '/';
     const method = req.method;
     // The latency benchmarks' hot path: an exact match before any parsing.
@@ -184,6 +208,7 @@ export async function startTargetServer(opts: TargetServerOptions = {}): Promise
       if (path === '/small') return small(res);
       if (path === '/bytes') return sendBytes(new URLSearchParams(search), res);
       if (path === '/sse') return sendEvents(new URLSearchParams(search), res);
+      if (path === '/sse-burst') return sendBurst(new URLSearchParams(search), res);
       if (path === '/hang') return; // the socket stays open until the client leaves or close() destroys it
       if (path === '/headers') return sendJson(res, 200, req.headers);
       if (path.startsWith('/status/')) return sendStatus(path.slice('/status/'.length), res);
