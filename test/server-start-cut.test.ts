@@ -39,24 +39,27 @@ t.test('a start cut off by a link drop leaves no server behind after close', asy
   t.same(left, [], 'close stopped the server whose start it never heard back from');
 });
 
-t.test('the next message adopts such a server instead of failing on a busy port', async (t) => {
-  const slow = `${ws.home}/.local/bin/slow-opencode`;
-  const { logger, lines } = capturingLogger();
-  t.teardown(() => { if (t.passing()) return; t.comment(lines.join('')); });
-  const rt = runtimeFor(t, ws, { opencode: { command: slow } }, logger);
+t.test('a new start replaces a cut-off one still coming up, instead of leaving it holding the port', async (t) => {
+  // Slow enough that the link is back before the first server listens.
+  const slower = `${ws.home}/.local/bin/slower-opencode`;
+  await ws.runAsUser(['sh', '-c', 'printf "#!/bin/sh\\nsleep 5\\nexec opencode \\"\\$@\\"\\n" > "$1" && chmod +x "$1"', 'x', slower]);
+  const rt = runtimeFor(t, ws, { opencode: { command: slower } });
   await rt.link.waitForUp(10_000);
   const starting = rt.server.ensureRunning();
   starting.catch(() => {});
   await waitFor('the server process and its pid file', async () => (await servers()).length > 0
     && (await ws.runAsUser(['test', '-s', `${ws.home}/.local/state/warren/opencode-4096.pid`])).code === 0, { timeoutMs: 15_000 });
+  const first = await servers();
   await ws.killSshd();
   t.teardown(async () => { await ws.startSshd().catch(() => {}); });
   await t.rejects(starting);
   await ws.startSshd();
   await rt.link.waitForUp(20_000);
-  await orphanReady();
+  // Without the replacement, the first server keeps the port with a password warren
+  // no longer has: this start fails, and every later one is WARREN_ERR_PORT_BUSY.
   const s = await rt.createSession();
-  t.equal((await rt.chat(s.id, { text: 'after the cut' }, s)).text, 'echo: after the cut');
-  t.match(rt.server.snapshot(), { state: 'running', adoptions: 1 });
-  t.equal((await servers()).length, 1, 'one server, not two');
+  t.equal((await rt.chat(s.id, { text: 'after the second start' }, s)).text, 'echo: after the second start');
+  const now = await servers();
+  t.equal(now.length, 1, 'one server');
+  t.not(now[0], first[0], 'the first one was replaced');
 });
