@@ -222,6 +222,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     const phaseStart = performance.now();
     const stamp = () => `+${((performance.now() - phaseStart) / 1000).toFixed(1)}s`;
     let done = false;
+    let settled = 0;
     const faultChains = wss.map(() => Promise.resolve());
 
     const inject = async (f: PlannedFault): Promise<void> => {
@@ -292,6 +293,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       } finally {
         clearTimeout(timer);
         inflight.delete(rec);
+        settled++;
+        if (settled % Math.max(1, Math.round(plan.length / 10)) === 0) log(`chaos: ${stamp()} ${settled} of ${plan.length} messages settled`);
       }
     };
 
