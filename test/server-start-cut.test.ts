@@ -4,7 +4,7 @@
 // running, because warren only stopped servers it knew to be running.
 import t from 'tap';
 import { createWorkspace, waitFor } from '../container/testbed/index.js';
-import { capturingLogger, runtimeFor } from './helpers/runtime.js';
+import { runtimeFor } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'startcut' });
 t.teardown(() => ws.close());
