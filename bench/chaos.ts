@@ -40,6 +40,8 @@ export interface ChaosOptions {
   concurrency?: number;
   /** Gap between two faults anywhere, ms: uniformly in [min, max]. Default [800, 2500]. */
   faultGapMs?: [number, number];
+  /** Stop injecting after this many faults (default: no limit), so a small run stays short on a slow machine. */
+  maxFaults?: number;
   /** Share of messages carrying a model directive. Defaults: slow 0.05, error 0.03, hang 0.01. */
   directives?: Partial<Record<Directive, number>>;
   /** Where progress lines go (the seed first, then every fault as it happens). */
@@ -249,7 +251,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     };
 
     const scheduler = (async () => {
+      let n = 0;
       for (const f of planFaults(opts.seed, wss.length, gap)) {
+        if (++n > (opts.maxFaults ?? Infinity)) return;
         const wait = f.atMs - (performance.now() - phaseStart);
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         if (done) return;
