@@ -2,7 +2,7 @@
 // out, the server's password, a deadline on every call, and failures mapped to
 // warren's errors (a refused channel means the server is gone).
 import { request } from 'undici';
-import { isWarrenError, ServerGoneError, ServerHttpError } from '../errors.js';
+import { ChannelFailedError, isWarrenError, ServerGoneError, ServerHttpError } from '../errors.js';
 import type { OpencodeServer } from './server.js';
 
 export interface CallOptions {
@@ -40,7 +40,9 @@ export async function callServer<T>(server: OpencodeServer, workspace: string, p
       server.markGone('nothing listens on its port');
       throw new ServerGoneError(workspace);
     }
-    throw err;
+    if (isWarrenError(err)) throw err;
+    // undici's own errors (the connection closed mid-request, a timeout): callers get a code.
+    throw new ChannelFailedError(workspace, `${o.method ?? 'GET'} ${url.pathname}`, (err as Error).message);
   } finally {
     release();
   }

@@ -13,6 +13,17 @@ umask 077
 mkdir -p "$state" || exit 93
 IFS= read -r pw || { echo "no password on stdin" >&2; exit 90; }
 log="$state/opencode-$port.log"
+# A server from an earlier start whose answer never arrived (the link dropped) may
+# still be coming up: it is ours, so replace it rather than overwrite its password
+# and leave it holding the port.
+old=$(cat "$state/opencode-$port.pid" 2>/dev/null)
+case $old in ''|*[!0-9]*) ;; *)
+  if tr '\\0' ' ' < "/proc/$old/cmdline" 2>/dev/null | grep -q "serve --port $port "; then
+    kill -9 "$old" 2>/dev/null
+    n=0
+    while kill -0 "$old" 2>/dev/null && [ "$n" -lt 100 ]; do n=$((n + 1)); sleep 0.05; done
+  fi;;
+esac
 printf '%s\\n' "$pw" > "$state/opencode-$port.password"
 : > "$log"
 OPENCODE_SERVER_PASSWORD=$pw

@@ -60,6 +60,11 @@ export class OpencodeServer extends EventEmitter {
   private pid: number | null = null;
   private startedHere = false;
   private everRan = false;
+  /**
+   * A start whose outcome warren never heard (the link dropped mid-start): the
+   * server may be running all the same, so close and stop must not skip it.
+   */
+  private startUnsure = false;
   private starts = 0;
   private restarts = 0;
   private adoptions = 0;
@@ -164,10 +169,11 @@ export class OpencodeServer extends EventEmitter {
   async stop(reason = 'requested'): Promise<void> {
     clearTimeout(this.idleTimer);
     if (this.starting) await this.starting.catch(() => {});
-    if (this.stateValue !== 'running') return;
+    if (this.stateValue !== 'running' && !this.startUnsure) return;
     this.log.info({ reason }, 'stopping opencode');
     const r = await this.link.exec(['sh', '-c', STOP, 'warren-stop', String(this.o.port)], { timeoutMs: 20_000 });
     if (r.code !== 0) this.log.warn({ code: r.code, stderr: r.stderr.trim() }, 'stopping opencode failed');
+    else this.startUnsure = false;
     this.password = null;
     this.pid = null;
     this.setState('stopped');
@@ -191,6 +197,7 @@ export class OpencodeServer extends EventEmitter {
       if (!adopted) await this.start();
       this.everRan = true;
       if (wasRunningBefore && !adopted) this.restarts++;
+      this.startUnsure = false;
       this.setState('running');
       this.armIdle();
     } catch (err) {
@@ -222,6 +229,7 @@ export class OpencodeServer extends EventEmitter {
     const right = await this.health(password).catch(() => null);
     if (!right || right.status !== 200 || !right.version) throw busy();
     this.password = password;
+    this.startUnsure = false;
     this.pid = Number(pidLine) || null;
     this.versionValue = right.version;
     this.startedHere = false;
@@ -236,9 +244,12 @@ export class OpencodeServer extends EventEmitter {
     this.emit('progress', `starting opencode in ${this.o.workspace}…`);
     this.log.info({ port: this.o.port }, 'starting opencode');
     const timeoutS = Math.ceil(this.o.startTimeoutMs / 1000);
+    this.startUnsure = true;
     const r = await this.link.exec(['sh', '-lc', START, 'warren-start', String(this.o.port), this.o.command, String(timeoutS)], {
       stdin: `${password}\n`, timeoutMs: this.o.startTimeoutMs + 10_000,
     });
+    // Only the script saying it failed settles it; a cut channel (code null) does not.
+    if (r.code !== null && r.code !== 0) this.startUnsure = false;
     const word = r.stdout.trim().split('\n').pop() ?? '';
     if (r.code !== 0 || !word.startsWith('ready ')) {
       const why = r.code === 91 ? `it exited: ${lastLine(r.stderr)}`

@@ -1,0 +1,26 @@
+// A small soak (bench/chaos.ts) in every test run: 60 messages on 3 workspaces with
+// faults injected at random from a fixed seed. Nothing may be lost, duplicated,
+// hung or leaked, and every failure must be a clear WarrenError. `npm run chaos`
+// runs the full-size one.
+import t from 'tap';
+import { chaosPassed, formatChaos, runChaos } from '../bench/chaos.js';
+
+const SEED = 7;
+
+t.test('60 messages under random faults: nothing lost, duplicated, hung or leaked', async (t) => {
+  const faults: string[] = [];
+  // A bounded number of faults: on a loaded machine messages slow down, and an
+  // open-ended schedule would keep them failing for minutes.
+  const r = await runChaos({ seed: SEED, messages: 60, workspaces: 3, sessions: 3, maxFaults: 10, faultGapMs: [1000, 2500], log: (l) => faults.push(l) });
+  t.comment([...faults, formatChaos(r)].join('\n'));
+  t.equal(r.messages, 60, 'every message settled one way or another');
+  t.ok(Object.values(r.faults).reduce((a, b) => a + b, 0) >= 3, 'faults were injected while messages ran');
+  t.ok(r.outcomes.ok >= 20, `most messages got their reply (${r.outcomes.ok})`);
+  t.equal(r.lost, 0, 'no reply the caller got is missing from history');
+  t.equal(r.duplicated, 0, 'nothing twice in any history');
+  t.equal(r.outcomes.hung, 0, 'no call hung');
+  t.equal(r.outcomes.unclear, 0, 'every error is a WarrenError with a code');
+  t.equal(r.outcomes.wrong, 0, 'every reply is the complete, right text');
+  t.equal(r.leaked, 0, 'no handle, fd, process or workspace leftover after close');
+  t.ok(chaosPassed(r));
+});
