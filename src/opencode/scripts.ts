@@ -43,12 +43,18 @@ while :; do
 done
 `;
 
-/** $1 port. Prints the pid line and the password line of a server warren started, if any. */
+/**
+ * $1 port. Prints the pid line and the password line of a server warren started, if
+ * any, and a third line: "alive" when that pid is still an opencode serve on the port.
+ */
 export const INSPECT = `
 set -u
 state="\${XDG_STATE_HOME:-$HOME/.local/state}/warren"
 [ -r "$state/opencode-$1.pid" ] && [ -r "$state/opencode-$1.password" ] || exit 3
 cat "$state/opencode-$1.pid" "$state/opencode-$1.password"
+pid=$(cat "$state/opencode-$1.pid")
+case $pid in ''|*[!0-9]*) echo dead; exit 0;; esac
+if tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "serve --port $1 "; then echo alive; else echo dead; fi
 `;
 
 /** $1 port. Stops the server warren started on that port (and only that process). */

@@ -10,6 +10,7 @@
 // started twice; a port held by anything else is a clear error.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
@@ -46,6 +47,9 @@ export interface ServerSnapshot {
 }
 
 const HEALTH_TIMEOUT_MS = 5000;
+/** While adopting a server of ours that is still coming up: each probe, and the pause between. */
+const ADOPT_PROBE_MS = 1500;
+const ADOPT_RETRY_MS = 200;
 
 export class OpencodeServer extends EventEmitter {
   readonly dispatcher: Dispatcher;
@@ -221,12 +225,25 @@ export class OpencodeServer extends EventEmitter {
     const busy = () => new PortBusyError(this.o.workspace, this.o.port);
     const r = await this.link.exec(['sh', '-c', INSPECT, 'warren-inspect', String(this.o.port)], { timeoutMs: 10_000 });
     if (r.code !== 0) throw busy();
-    const [pidLine, password] = r.stdout.split('\n');
+    const [pidLine, password, liveness] = r.stdout.split('\n');
     if (!password) throw busy();
+    // opencode opens its port a moment before it answers, and a request sent in that
+    // window gets no reply at all. A server of ours still coming up (its start was cut
+    // off by a link drop) is therefore probed again, briefly each time, until the start
+    // deadline; anything else that does not answer is not ours.
+    const stillComing = liveness === 'alive';
+    const deadline = Date.now() + (stillComing ? this.o.startTimeoutMs : 0);
+    const ask = async (pw: string) => {
+      for (;;) {
+        const res = await this.health(pw, stillComing ? ADOPT_PROBE_MS : HEALTH_TIMEOUT_MS).catch(() => null);
+        if (res || Date.now() >= deadline || this.closed || this.link.state !== 'up') return res;
+        await delay(ADOPT_RETRY_MS);
+      }
+    };
     // Ours only if it insists on our password: a server without one answers anybody.
-    const wrong = await this.health(`${password}x`).catch(() => null);
+    const wrong = await ask(`${password}x`);
     if (!wrong || wrong.status !== 401) throw busy();
-    const right = await this.health(password).catch(() => null);
+    const right = await ask(password);
     if (!right || right.status !== 200 || !right.version) throw busy();
     this.password = password;
     this.startUnsure = false;
@@ -267,11 +284,11 @@ export class OpencodeServer extends EventEmitter {
     this.log.info({ version: h.version, pid: this.pid }, 'opencode running');
   }
 
-  private async health(password: string): Promise<{ status: number; version: string | null }> {
+  private async health(password: string, timeoutMs = HEALTH_TIMEOUT_MS): Promise<{ status: number; version: string | null }> {
     const res = await request(`${this.baseUrl}/global/health`, {
       dispatcher: this.dispatcher,
       headers: { authorization: `Basic ${Buffer.from(`opencode:${password}`).toString('base64')}` },
-      headersTimeout: HEALTH_TIMEOUT_MS, bodyTimeout: HEALTH_TIMEOUT_MS,
+      headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
     });
     const text = await res.body.text();
     if (res.statusCode !== 200 || !/json/.test(String(res.headers['content-type']))) return { status: res.statusCode, version: null };
