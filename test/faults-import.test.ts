@@ -4,7 +4,6 @@
 // clear error within a bound; nothing is half-imported; the next try succeeds
 // once the fault is gone, with no operator action on warren's side.
 import t from 'tap';
-import fs from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createWorkspace, run, runOk, waitFor, type Workspace } from '../container/testbed/index.js';
 import { callServer } from '../src/opencode/api.js';
