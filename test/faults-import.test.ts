@@ -18,7 +18,10 @@ interface Teardown { teardown(fn: () => unknown): void }
 async function holdLock(t: Teardown, w: Workspace, db: string): Promise<{ pid: number; release(): Promise<void> }> {
   const fifo = `${w.dir}/release-${Date.now()}`;
   await runOk(['mkfifo', '-m', '0666', fifo]);
-  const holder = w.spawnAsUser(['sqlite3', db, '-cmd', 'BEGIN EXCLUSIVE;', `.shell cat ${fifo} >/dev/null`]);
+  // .timeout: a checkpoint of the db's last writer must not make BEGIN fail at once.
+  const holder = w.spawnAsUser(['sqlite3', db, '-cmd', '.timeout 5000', '-cmd', 'BEGIN EXCLUSIVE;', `.shell cat ${fifo} >/dev/null`]);
+  let holderErr = '';
+  holder.stderr!.on('data', (d: Buffer) => { holderErr += d.toString(); });
   const exited = new Promise<void>((resolve) => holder.on('close', () => resolve()));
   let released = false;
   const release = async () => {
@@ -31,8 +34,9 @@ async function holdLock(t: Teardown, w: Workspace, db: string): Promise<{ pid: n
   t.teardown(release);
   await waitFor('the lock to be held', async () => {
     const probe = await w.runAsUser(['sqlite3', db, 'BEGIN IMMEDIATE; ROLLBACK;']);
+    if (holder.exitCode !== null) throw new Error(`sqlite3 exited: ${holderErr}`);
     return /database is locked/.test(probe.stderr);
-  }, { timeoutMs: 10_000 });
+  }, { timeoutMs: 15_000 }).catch((err: Error) => { throw new Error(`${err.message} (holder said: ${holderErr.trim()})`); });
   return { pid: holder.pid!, release };
 }
 
