@@ -31,6 +31,7 @@ export type OpencodeErrorCode =
   | 'WARREN_ERR_SESSION_ID'
   | 'WARREN_ERR_SESSION_NOT_FOUND'
   | 'WARREN_ERR_IMPORT'
+  | 'WARREN_ERR_DB_LOCKED'
   | 'WARREN_ERR_CHAT_FAILED'
   | 'WARREN_ERR_CHAT_STALLED'
   | 'WARREN_ERR_CHAT_TIMEOUT'
@@ -240,6 +241,18 @@ export class SessionNotFoundError extends WarrenError {
 export class ImportError extends WarrenError {
   constructor(workspace: string, id: string, from: string, why: string) {
     super('WARREN_ERR_IMPORT', `importing session ${id} from ${from} in workspace ${workspace} failed: ${why}`);
+  }
+}
+
+/**
+ * Another process (an interactive opencode, a sqlite3 shell) held an OpenCode
+ * database's write lock for longer than warren waits, so a session could not be
+ * exported from it or imported into it. Nothing was imported.
+ */
+export class DatabaseLockedError extends WarrenError {
+  constructor(workspace: string, id: string, db: string, holder: string, waitS: number) {
+    super('WARREN_ERR_DB_LOCKED',
+      `cannot import session ${id} in workspace ${workspace}: the OpenCode database ${db} is locked by ${holder} for more than ${waitS} s; let that process finish (or stop it) and send again`);
   }
 }
 

@@ -47,6 +47,10 @@ t.test('the model answers with an error: reported with its message', async (t) =
   await t.rejects(rt.chat(s.id, { text: '[[fake:error=400]] please fail', deadlineMs: 60_000 }), {
     code: 'WARREN_ERR_CHAT_FAILED', message: /fake model error/,
   });
+  const next = await rt.chat(s.id, { text: 'and now?' });
+  t.equal(next.text, 'echo: and now?', 'the session works afterwards');
+  const history = await historyOf(ws, s.id);
+  t.equal(history.filter((m) => m.text === '[[fake:error=400]] please fail').length, 1, 'the failed message is in the history once');
 });
 
 t.test('the caller goes away: the run is aborted', async (t) => {
@@ -83,4 +87,6 @@ t.test('the tunnel drops mid-stream: the complete reply, nothing repeated, the m
   const history = await historyOf(ws, s.id);
   t.equal(history.filter((m) => m.text === prompt).length, 1, 'the message is in the history once');
   t.equal(history.filter((m) => m.role === 'assistant').length, 1, 'one reply');
+  const next = await rt.chat(s.id, { text: 'after the drop' });
+  t.equal(next.text, 'echo: after the drop', 'the next message on the session works, nobody stepped in');
 });

@@ -3,7 +3,7 @@
 // of warren, a port held by something else, and the password kept out of sight.
 import t from 'tap';
 import { createWorkspace, waitFor } from '../container/testbed/index.js';
-import { capturingLogger, runtimeFor } from './helpers/runtime.js';
+import { capturingLogger, historyOf, runtimeFor } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'lifecycle' });
 t.teardown(() => ws.close());
@@ -80,6 +80,11 @@ t.test('opencode killed mid-stream: a clear error, and the next message works', 
   const next = await rt.chat(s.id, { text: 'after the crash' });
   t.equal(next.text, 'echo: after the crash');
   t.equal(rt.server.snapshot().restarts, 1, 'restarted');
+  t.equal((await serverPids()).length, 1, 'one server, the new one');
+  const history = await historyOf(ws, s.id);
+  t.equal(history.filter((m) => m.role === 'user' && m.text.includes('a long answer that streams slowly')).length, 1, 'the interrupted message is in the history once');
+  t.equal(history.filter((m) => m.text === 'after the crash').length, 1, 'the next one too');
+  t.equal(history.filter((m) => m.text === 'echo: after the crash').length, 1, 'and its reply once');
 });
 
 t.test('a server warren started before is adopted, not started twice', async (t) => {
