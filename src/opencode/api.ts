@@ -40,6 +40,12 @@ export async function callServer<T>(server: OpencodeServer, workspace: string, p
       server.markGone('nothing listens on its port');
       throw new ServerGoneError(workspace);
     }
+    // A pooled connection the server closed under the request: it died just now (if
+    // it did not, the next request adopts it again). Not an internal error.
+    if ((err as { code?: string }).code === 'UND_ERR_SOCKET') {
+      server.markGone('it closed the connection');
+      throw new ServerGoneError(workspace);
+    }
     throw err;
   } finally {
     release();
