@@ -141,7 +141,8 @@ t.test('session directories with metacharacters, line breaks and unicode are use
     const lib = await broker.createSession(W, { directory: dir, title });
     t.equal(lib.directory, dir, `library: the directory as given: ${what}`);
     t.equal(lib.title, title, 'and the title');
-    t.equal((await broker.sendMessage(W, lib.id, { text: `in ${dir}` })).text, reply(`in ${dir}`), `library: a reply in ${what}`);
+    // A reply in a new directory costs opencode an instance per server: one door each is enough.
+    if (i === 0) t.equal((await broker.sendMessage(W, lib.id, { text: `in ${dir}` })).text, reply(`in ${dir}`), `library: a reply in ${what}`);
     const res = await post(`/v1/workspaces/${W}/sessions`, { directory: dir, title });
     t.equal(res.status, 201, `gateway: created in ${what}`);
     const gw = await res.json() as { id: string; directory: string; title: string };
