@@ -2,6 +2,8 @@
 // on (never on message text). Messages are one line a person can act on; detail
 // for operators goes to the logs, and secrets go nowhere.
 
+import { escapeUnsafe, firstLine } from './text.js';
+
 export type ErrorCode =
   | 'WARREN_ERR_USAGE'
   | 'WARREN_ERR_CONFIG'
@@ -57,7 +59,9 @@ export class WarrenError extends Error {
   /** Process exit code when this error ends a command: 2 for usage/config, 1 otherwise. */
   readonly exitCode: 1 | 2;
   constructor(code: ErrorCode, message: string, opts: { exitCode?: 1 | 2; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    // Every warren error is one line with nothing a terminal would interpret, whatever
+    // a workspace, a request or a file put into it.
+    super(escapeUnsafe(message), opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
     this.exitCode = opts.exitCode ?? 1;
@@ -198,7 +202,7 @@ export class ExecFailedError extends WarrenError {
 
 export class ServerStartError extends WarrenError {
   constructor(workspace: string, why: string) {
-    super('WARREN_ERR_SERVER_START', `opencode did not start in workspace ${workspace}: ${why}`);
+    super('WARREN_ERR_SERVER_START', `opencode did not start in workspace ${workspace}: ${firstLine(why)}`);
   }
 }
 
@@ -219,7 +223,7 @@ export class ServerGoneError extends WarrenError {
 export class ServerHttpError extends WarrenError {
   readonly status: number;
   constructor(workspace: string, what: string, status: number, detail: string) {
-    super('WARREN_ERR_SERVER_HTTP', `opencode in workspace ${workspace} answered ${what} with ${status}: ${detail}`);
+    super('WARREN_ERR_SERVER_HTTP', `opencode in workspace ${workspace} answered ${what} with ${status}: ${firstLine(detail)}`);
     this.status = status;
   }
 }
@@ -232,6 +236,13 @@ export class InvalidSessionIdError extends WarrenError {
   }
 }
 
+/** A session directory that cannot name a directory in the workspace; checked before anything is sent. */
+export class InvalidDirectoryError extends WarrenError {
+  constructor(problem: string) {
+    super('WARREN_ERR_BAD_REQUEST', `the session directory ${problem}`, { exitCode: 2 });
+  }
+}
+
 export class SessionNotFoundError extends WarrenError {
   constructor(workspace: string, id: string, searched: readonly string[]) {
     super('WARREN_ERR_SESSION_NOT_FOUND', `session ${id} not found in workspace ${workspace} (searched: ${searched.join(', ')})`);
@@ -240,7 +251,7 @@ export class SessionNotFoundError extends WarrenError {
 
 export class ImportError extends WarrenError {
   constructor(workspace: string, id: string, from: string, why: string) {
-    super('WARREN_ERR_IMPORT', `importing session ${id} from ${from} in workspace ${workspace} failed: ${why}`);
+    super('WARREN_ERR_IMPORT', `importing session ${id} from ${from} in workspace ${workspace} failed: ${firstLine(why)}`);
   }
 }
 
@@ -259,7 +270,7 @@ export class DatabaseLockedError extends WarrenError {
 /** opencode reported an error for the run (session.error). */
 export class ChatFailedError extends WarrenError {
   constructor(workspace: string, session: string, why: string) {
-    super('WARREN_ERR_CHAT_FAILED', `the reply in session ${session} (workspace ${workspace}) failed: ${why}`);
+    super('WARREN_ERR_CHAT_FAILED', `the reply in session ${session} (workspace ${workspace}) failed: ${firstLine(why)}`);
   }
 }
 

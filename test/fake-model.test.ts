@@ -201,6 +201,16 @@ t.test('streams the echo of the last user message in small chunks', async (t) =>
   t.ok(chunks.every((c) => Number.isInteger(c.created)));
 });
 
+t.test('a 100 KB prompt streams back whole (12,800 chunks), and the model keeps serving', async (t) => {
+  const model = await start(t);
+  const prompt = `${'x'.repeat(100 * 1024)} 😀`;
+  const { chunks, text } = await streamReply(await chat(model, userChat(prompt)));
+  t.equal(text, replyFor(prompt));
+  t.ok(chunks.length > 12_000, `${chunks.length} chunks`);
+  const again = await streamReply(await chat(model, userChat('still here')));
+  t.equal(again.text, 'echo: still here');
+});
+
 t.test('joins text parts of an array content with newlines', async (t) => {
   const model = await start(t);
   const res = await chat(model, {

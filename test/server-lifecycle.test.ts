@@ -87,6 +87,20 @@ t.test('opencode killed mid-stream: a clear error, and the next message works', 
   t.equal(history.filter((m) => m.text === 'echo: after the crash').length, 1, 'and its reply once');
 });
 
+t.test('opencode killed while idle: the restart does not trip over connections to the dead server', async (t) => {
+  const rt = runtimeFor(t, ws);
+  await rt.link.waitForUp(10_000);
+  const s = await rt.createSession();
+  t.equal((await rt.chat(s.id, { text: 'before the kill' })).text, 'echo: before the kill');
+  await ws.runAsUser(['pkill', '-KILL', '-u', ws.user, '-f', 'opencode serve']);
+  await waitFor('nothing listening on the port', async () => (await ws.runInside(['ss', '-ltnH', 'sport = :4096'])).stdout.trim() === '', { timeoutMs: 10_000 });
+  // As a request that found nothing listening would; the channels pooled before stay.
+  rt.server.markGone('killed by the test');
+  const next = await rt.chat(s.id, { text: 'after the kill' });
+  t.equal(next.text, 'echo: after the kill', 'the first message after it starts a new server and gets its reply');
+  t.equal(rt.server.snapshot().restarts, 1);
+});
+
 t.test('a server warren started before is adopted, not started twice', async (t) => {
   const first = runtimeFor(t, ws);
   await first.link.waitForUp(10_000);

@@ -248,20 +248,26 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
     const chunks: string[] = [];
     for (let i = 0; i < chars.length; i += CHUNK_CHARS) chunks.push(chars.slice(i, i + CHUNK_CHARS).join(''));
 
-    const step = (i: number): void => {
-      if (i < chunks.length) {
-        frame({ content: chunks[i] });
-        return next(i + 1);
-      }
+    const finish = () => {
       frame({}, 'stop', { usage });
       res.end('data: [DONE]\n\n');
     };
-    const next = (i: number): void => {
-      // The delay comes before each content chunk, so even a one-chunk reply is slow.
-      if (delayMs > 0 && i < chunks.length) delay(delayMs, () => step(i));
-      else step(i);
+    if (delayMs === 0) {
+      // A loop, not step-to-step calls: a 100 KB echo is 12,800 chunks, and a call
+      // chain that long overflowed the stack and killed the model mid-reply.
+      for (const c of chunks) frame({ content: c });
+      finish();
+      return;
+    }
+    // The delay comes before each content chunk, so even a one-chunk reply is slow.
+    const step = (i: number): void => {
+      if (i >= chunks.length) return finish();
+      delay(delayMs, () => {
+        frame({ content: chunks[i] });
+        step(i + 1);
+      });
     };
-    next(0);
+    step(0);
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {

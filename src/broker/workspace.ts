@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { Link } from '../ssh/link.js';
 import type { Semaphore } from '../ssh/semaphore.js';
 import type { Transport } from '../ssh/transport.js';
+import { InvalidDirectoryError } from '../errors.js';
 import { callServer } from '../opencode/api.js';
 import { sendMessage, type ChatOptions, type ChatResult } from '../opencode/chat.js';
 import { locateSession, type Located, type SessionInfo } from '../opencode/locate.js';
@@ -18,6 +19,22 @@ import { listSessions, type SessionRow } from '../opencode/sessions.js';
  * or a user without XDG_DATA_HOME in its profile keeps them.
  */
 export const DEFAULT_IMPORT_FROM = ['~/.local/share'];
+
+// Linux's PATH_MAX (terminating NUL excluded) and NAME_MAX.
+const MAX_DIRECTORY_BYTES = 4095;
+const MAX_NAME_BYTES = 255;
+
+/**
+ * What opencode would otherwise take and fail on later (a relative path resolves
+ * against the server's own working directory; a NUL or an over-long path is its 500).
+ */
+export function checkDirectory(dir: string): void {
+  if (!dir.startsWith('/')) throw new InvalidDirectoryError('must be an absolute path inside the workspace');
+  if (dir.includes('\0')) throw new InvalidDirectoryError('must not contain a NUL byte');
+  const bytes = Buffer.byteLength(dir);
+  if (bytes > MAX_DIRECTORY_BYTES) throw new InvalidDirectoryError(`must be at most ${MAX_DIRECTORY_BYTES} bytes (got ${bytes})`);
+  if (dir.split('/').some((part) => Buffer.byteLength(part) > MAX_NAME_BYTES)) throw new InvalidDirectoryError(`has a part longer than ${MAX_NAME_BYTES} bytes`);
+}
 
 export interface RuntimeOptions { logger?: Logger; handshakeLimiter?: Semaphore }
 
@@ -71,6 +88,7 @@ export class WorkspaceRuntime {
   }
 
   async createSession(o: { directory?: string; title?: string } = {}): Promise<SessionInfo> {
+    if (o.directory !== undefined) checkDirectory(o.directory);
     await this.server.ensureRunning();
     const r = await callServer<SessionInfo>(this.server, this.name, '/session', {
       method: 'POST', body: o.title !== undefined ? { title: o.title } : {}, ...(o.directory !== undefined ? { directory: o.directory } : {}),

@@ -18,7 +18,8 @@ export function pickWorkspace(config: WarrenConfig, name: string | undefined): W
   const ws = config.workspaces.get(name);
   if (!ws) {
     const known = [...config.workspaces.keys()].join(', ');
-    throw new UsageError(`no workspace ${JSON.stringify(name)} in ${config.path ?? 'the config'} (it has: ${known})`);
+    const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+    throw new UsageError(`no workspace ${shown} in ${config.path ?? 'the config'} (it has: ${known})`);
   }
   return ws;
 }

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { escapeUnsafe, UNSAFE } from '../text.js';
 import {
   DEFAULTS, LOG_LEVELS,
   type GatewayConfig, type KeepaliveConfig, type LogLevel, type OpencodeConfig, type TransportConfig,
@@ -32,14 +33,9 @@ const MAX_TIMER_MS = 2_147_483_647;
 // sun_path is 108 bytes on Linux, one of them the terminating NUL.
 const MAX_SOCKET_PATH_BYTES = 107;
 
-// Controls, line and paragraph separators, bidi overrides, invisible characters and
-// lone surrogates: anything that could break a message's one line or disguise it.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]/u;
-const UNSAFE_ALL = new RegExp(UNSAFE.source, 'gu');
-
 /** A JSON string literal of s that is also safe on one line of a terminal or log. */
 export function quote(s: string): string {
-  return JSON.stringify(s).replace(UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeUnsafe(JSON.stringify(s));
 }
 
 /** s itself when it is harmless to print, else quoted. */

@@ -3,7 +3,7 @@
 // are kept for reuse like any keep-alive socket. Failures carry warren's own error
 // codes: undici treats a connect error coded UND_ERR_SOCKET as retryable at once,
 // which on a dead tunnel would be a hot loop.
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, Dispatcher } from 'undici';
 import type { Link, WaitOptions } from '../ssh/link.js';
 
 export interface LinkDispatcherOptions extends WaitOptions {
@@ -45,4 +45,49 @@ export function createLinkDispatcher(link: Link, o: LinkDispatcherOptions = {}):
       );
     },
   });
+}
+
+/**
+ * A dispatcher whose pooled connections can all be dropped at once, for a server
+ * that was replaced: keep-alive channels to a killed server can outlive it in the
+ * pool, and the first request on one fails with "other side closed". Holders of
+ * this object (SDK clients, say) keep it across renewals.
+ */
+export class RenewableDispatcher extends Dispatcher {
+  private current: Dispatcher;
+
+  constructor(private readonly make: () => Dispatcher) {
+    super();
+    this.current = make();
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.current.dispatch(opts, handler);
+  }
+
+  /** New connections from now on; the old ones are destroyed with whatever still runs on them. */
+  renew(): void {
+    const old = this.current;
+    this.current = this.make();
+    void old.destroy().catch(() => {});
+  }
+
+  override close(): Promise<void>;
+  override close(callback: () => void): void;
+  override close(callback?: () => void): Promise<void> | void {
+    const p = this.current.close();
+    if (!callback) return p;
+    void p.then(callback, callback);
+  }
+
+  override destroy(): Promise<void>;
+  override destroy(err: Error | null): Promise<void>;
+  override destroy(callback: () => void): void;
+  override destroy(err: Error | null, callback: () => void): void;
+  override destroy(a?: Error | null | (() => void), b?: () => void): Promise<void> | void {
+    const callback = typeof a === 'function' ? a : b;
+    const p = this.current.destroy(typeof a === 'function' ? null : a ?? null);
+    if (!callback) return p;
+    void p.then(callback, callback);
+  }
 }

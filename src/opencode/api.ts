@@ -40,8 +40,14 @@ export async function callServer<T>(server: OpencodeServer, workspace: string, p
       server.markGone('nothing listens on its port');
       throw new ServerGoneError(workspace);
     }
+    // A pooled connection the server closed under the request: it died just now (if
+    // it did not, the next request adopts it again). Not an internal error.
+    if ((err as { code?: string }).code === 'UND_ERR_SOCKET') {
+      server.markGone('it closed the connection');
+      throw new ServerGoneError(workspace);
+    }
     if (isWarrenError(err)) throw err;
-    // undici's own errors (the connection closed mid-request, a timeout): callers get a code.
+    // undici's other errors (a timeout, say): callers get a code.
     throw new ChannelFailedError(workspace, `${o.method ?? 'GET'} ${url.pathname}`, (err as Error).message);
   } finally {
     release();

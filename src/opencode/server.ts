@@ -11,11 +11,11 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { request, type Dispatcher } from 'undici';
+import { request } from 'undici';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Link } from '../ssh/link.js';
-import { createLinkDispatcher } from '../http/dispatcher.js';
+import { createLinkDispatcher, RenewableDispatcher } from '../http/dispatcher.js';
 import { PortBusyError, ServerStartError, isWarrenError, WarrenError } from '../errors.js';
 import { INSPECT, START, STOP } from './scripts.js';
 
@@ -52,7 +52,7 @@ const ADOPT_PROBE_MS = 1500;
 const ADOPT_RETRY_MS = 200;
 
 export class OpencodeServer extends EventEmitter {
-  readonly dispatcher: Dispatcher;
+  readonly dispatcher: RenewableDispatcher;
   private readonly o: ServerOptions;
   private readonly link: Link;
   private readonly log: Logger;
@@ -84,7 +84,7 @@ export class OpencodeServer extends EventEmitter {
     this.o = o;
     this.log = (o.logger ?? silentLogger).child({ ws: o.workspace, component: 'opencode' });
     // Long event streams: opencode sends a heartbeat every 10 s.
-    this.dispatcher = createLinkDispatcher(link, { target: { host: '127.0.0.1', port: o.port }, bodyTimeoutMs: 60_000 });
+    this.dispatcher = new RenewableDispatcher(() => createLinkDispatcher(link, { target: { host: '127.0.0.1', port: o.port }, bodyTimeoutMs: 60_000 }));
   }
 
   get state(): ServerState { return this.stateValue; }
@@ -256,6 +256,8 @@ export class OpencodeServer extends EventEmitter {
   }
 
   private async start(): Promise<void> {
+    // Connections to a server that died may still sit in the pool.
+    this.dispatcher.renew();
     const password = randomBytes(24).toString('base64url');
     this.starts++;
     this.emit('progress', `starting opencode in ${this.o.workspace}…`);

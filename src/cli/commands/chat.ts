@@ -4,7 +4,7 @@
 // (unless --keep-server), since nothing would stop it when idle otherwise.
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../errors.js';
-import { WorkspaceRuntime } from '../../broker/workspace.js';
+import { checkDirectory, WorkspaceRuntime } from '../../broker/workspace.js';
 import { checkSessionId, type SessionInfo } from '../../opencode/locate.js';
 import { cliLogger, loadFor, pickWorkspace } from '../context.js';
 
@@ -20,8 +20,9 @@ export async function chatCommand(argv: string[]): Promise<number> {
   });
   const [name, ...words] = positionals;
   const message = words.join(' ');
-  if (!name || !message.trim()) throw new UsageError('usage: warren chat <workspace> [--session <id>] [--config F] <message>');
+  if (!name || !message.trim()) throw new UsageError('usage: warren chat <workspace> [--session <id>] [--directory D] [--config F] <message>');
   if (values.session !== undefined) checkSessionId(values.session);
+  if (values.directory !== undefined) checkDirectory(values.directory);
   const config = loadFor(values.config);
   const wsConfig = pickWorkspace(config, name);
   const logger = cliLogger();

@@ -65,6 +65,10 @@ export async function proxy(rt: WorkspaceRuntime, rest: string, search: string, 
         throw new ServerGoneError(rt.name);
       }
       const code = (err as { code?: string }).code;
+      if (code === 'UND_ERR_SOCKET') {
+        rt.server.markGone('it closed the connection');
+        throw new ServerGoneError(rt.name);
+      }
       if (code === 'UND_ERR_HEADERS_TIMEOUT') throw new ServerHttpError(rt.name, `${req.method} ${target}`, 504, 'no response headers within 60 s');
       throw err;
     });

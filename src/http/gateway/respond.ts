@@ -5,6 +5,10 @@ import { WarrenError, isWarrenError } from '../../errors.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
+  // An answer before the request body was read (401, 413, a bad route): close the
+  // connection after it, or Node would read and discard whatever the client keeps
+  // sending, up to the request timeout.
+  if (!res.req.complete) res.setHeader('connection', 'close');
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
 }

@@ -38,6 +38,8 @@ const ROUTES = {
   anyWorkspace: /^\/v1\/workspaces\/([^/]+)(\/.*)?$/,
 };
 
+const PASS_THROUGH_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
 function methodNotAllowed(res: ServerResponse, allow: string): void {
   res.setHeader('allow', allow);
   sendJson(res, 405, { error: { code: 'WARREN_ERR_BAD_REQUEST', message: `method not allowed; use ${allow}` } });
@@ -65,6 +67,8 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     // as %2e%2e, which would quietly send a request to another route.
     const rawPath = (req.url ?? '/').split('?')[0]!;
     if (hasDotSegment(rawPath)) throw badRequest('the path may not contain "." or ".." segments');
+    // URL parsing turns "\\" into "/", so the pass-through would never see one to refuse.
+    if (rawPath.includes('\\')) throw badRequest('the path may not contain a backslash');
     const url = new URL(req.url ?? '/', 'http://gateway');
     const path = url.pathname;
     const method = req.method ?? 'GET';
@@ -109,6 +113,8 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
       return postMessage(broker, m[1]!, decodeURIComponent(m[2]!), req, res, shutdown.signal);
     }
     if ((m = ROUTES.opencode.exec(path))) {
+      // opencode's API uses these; TRACE and WebDAV's methods have no business there.
+      if (!PASS_THROUGH_METHODS.includes(method)) return methodNotAllowed(res, PASS_THROUGH_METHODS.join(', '));
       const rt = requireUp(m[1]!);
       return proxy(rt, m[2] ?? '/', url.search, req, res);
     }
