@@ -179,9 +179,10 @@ t.test('message text round-trips exactly through every door', async (t) => {
     t.equal(cli.code, 0, cli.stderr);
     t.equal(cli.stdout, `${reply(text)}\n`, `warren chat: ${what}`);
   }
-  // NUL: the library carries it to the model and back; the gateway refuses it.
+  // NUL: text never meets a shell, so both doors carry it to the model and back (argv cannot hold it).
   t.equal((await broker.sendMessage(W, lib.id, { text: 'a\0b' })).text, 'echo: a\0b', 'library: NUL round-trips');
-  await gatewayRefuses(t, await post(`/v1/workspaces/${W}/sessions/${gw.id}/messages`, { text: 'a\0b' }), ['WARREN_ERR_BAD_REQUEST'], 'gateway: NUL');
+  const nul = await readEvents(await post(`/v1/workspaces/${W}/sessions/${gw.id}/messages`, { text: 'a\0b' }));
+  t.same(nul.at(-1), { event: 'done', data: { sessionID: gw.id, text: 'echo: a\0b' } }, 'gateway: NUL round-trips');
   for (const text of ['', '   ', '\n\t']) {
     await gatewayRefuses(t, await post(`/v1/workspaces/${W}/sessions/${gw.id}/messages`, { text }), ['WARREN_ERR_BAD_REQUEST'], `gateway: blank ${JSON.stringify(text)}`);
     oneLineError(t, await warren(['chat', W, '--config', cliConfig, '--session', gw.id, '--', text]), `warren chat: blank ${JSON.stringify(text)}`);

@@ -16,7 +16,6 @@ export async function postMessage(broker: Broker, name: string, sessionID: strin
   checkSessionId(sessionID);
   const body = await readJson(req, MAX_BODY);
   if (typeof body.text !== 'string' || body.text.trim() === '') throw badRequest('"text" must be a non-empty string');
-  if (body.text.includes('\0')) throw badRequest('"text" must not contain NUL');
   const text = body.text;
   const rt = broker.workspace(name);
   const located = await rt.locate(sessionID);
