@@ -1,0 +1,182 @@
+// Reply assembly: opencode's events in, the caller's deltas out. No I/O and no
+// clocks, so every order the event stream can take is unit-tested on canned
+// sequences (test/reply.test.ts); chat.ts owns the stream, the recovery and the
+// watchdogs.
+//
+// The promise kept here: what the caller has been sent is always a prefix of the
+// reply, and by the end exactly the reply, whatever broke in between.
+// - Deltas of a message whose message.updated has not arrived yet are held until we
+//   know it answers ours (its parentID).
+// - After a broken stream, deltas may follow one lost in the drop: from the break
+//   until the history has been read again, deltas are dropped, and a part the
+//   history showed takes no deltas until its next full text (message.part.updated
+//   or the final history read) says what is new.
+import type { Event, Message, Part } from '@opencode-ai/sdk/v2';
+
+/** One entry of GET /session/:id/message. */
+export interface HistoryEntry { info: Message; parts: Part[] }
+
+export interface ToolEvent { name: string; status: string; callID?: string }
+
+export interface ReplySink {
+  delta(text: string): void;
+  tool(t: ToolEvent): void;
+}
+
+/** What one event meant for the run: its end, a sign of life, or nothing of ours. */
+export type EventMeaning = 'idle' | 'progress' | 'other';
+
+export class ReplyAssembler {
+  /** Whether opencode began working on the message (a reply, a busy status, an error). */
+  started = false;
+  /** The reply's error as opencode reported it, if it failed. */
+  error: string | null = null;
+  private readonly assistant = new Set<string>();
+  private readonly held = new Map<string, Array<{ partID: string; delta: string }>>();
+  /** What the caller has been sent, per text part. */
+  private readonly sent = new Map<string, string>();
+  private readonly untrusted = new Set<string>();
+  private broken = false;
+
+  constructor(readonly sessionID: string, readonly messageID: string, private readonly sink: ReplySink) {}
+
+  event(ev: Event): EventMeaning {
+    const sid = this.sessionID;
+    switch (ev.type) {
+      case 'message.updated': {
+        const info = ev.properties.info;
+        if (info.sessionID !== sid) return 'other';
+        if (info.role !== 'assistant' || info.parentID !== this.messageID) return 'progress';
+        this.started = true;
+        if (!this.assistant.has(info.id)) {
+          this.assistant.add(info.id);
+          for (const d of this.held.get(info.id) ?? []) this.delta(d.partID, d.delta);
+          this.held.delete(info.id);
+        }
+        if (info.error && !this.error) this.error = describeError(info.error);
+        return 'progress';
+      }
+      case 'message.part.delta': {
+        const p = ev.properties;
+        if (p.sessionID !== sid) return 'other';
+        if (p.field !== 'text') return 'progress';
+        if (this.assistant.has(p.messageID)) this.delta(p.partID, p.delta);
+        else {
+          const list = this.held.get(p.messageID) ?? [];
+          list.push({ partID: p.partID, delta: p.delta });
+          this.held.set(p.messageID, list);
+        }
+        return 'progress';
+      }
+      case 'message.part.updated': {
+        const part = ev.properties.part;
+        if (part.sessionID !== sid) return 'other';
+        if (!this.assistant.has(part.messageID)) return 'progress';
+        if (part.type === 'text') this.whole(part.id, part.text);
+        else if (part.type === 'tool') this.sink.tool({ name: part.tool, status: part.state.status, callID: part.callID });
+        return 'progress';
+      }
+      case 'session.status': {
+        if (ev.properties.sessionID !== sid) return 'other';
+        const type = ev.properties.status.type;
+        if (type === 'busy' || type === 'retry') this.started = true;
+        return type === 'idle' && this.started ? 'idle' : 'progress';
+      }
+      case 'session.idle':
+        if (ev.properties.sessionID !== sid) return 'other';
+        return this.started ? 'idle' : 'progress';
+      case 'session.error': {
+        if (ev.properties.sessionID !== sid) return 'other';
+        this.started = true;
+        this.error = describeError(ev.properties.error);
+        return 'progress';
+      }
+      default: {
+        // Anything else about our session (a diff, a todo, a permission) is a sign of life.
+        const props = (ev as { properties?: { sessionID?: unknown } }).properties;
+        return props?.sessionID === sid ? 'progress' : 'other';
+      }
+    }
+  }
+
+  /** The stream broke: deltas from now on may follow one that was lost. */
+  streamBroken(): void {
+    this.broken = true;
+  }
+
+  /**
+   * The history read after a new subscription was made: sends what the caller
+   * missed and trusts deltas again. Returns whether the prompt is in the history.
+   */
+  resync(entries: HistoryEntry[]): boolean {
+    const arrived = entries.some((e) => e.info.id === this.messageID);
+    for (const e of this.replies(entries)) {
+      this.started = true;
+      this.assistant.add(e.info.id);
+      if (e.info.role === 'assistant' && e.info.error && !this.error) this.error = describeError(e.info.error);
+      for (const part of e.parts) {
+        if (part.type !== 'text') continue;
+        this.whole(part.id, part.text);
+        // Deltas still in flight may repeat what the history just gave.
+        this.untrusted.add(part.id);
+      }
+    }
+    this.broken = false;
+    return arrived;
+  }
+
+  /** Whether the history holds a reply to ours that opencode finished (or failed). */
+  finishedIn(entries: HistoryEntry[]): boolean {
+    const last = this.replies(entries).at(-1)?.info;
+    return last?.role === 'assistant' && (last.time.completed !== undefined || last.error !== undefined);
+  }
+
+  /** The complete reply from the history; sends the caller whatever part of it they missed. */
+  final(entries: HistoryEntry[]): string {
+    const replies = this.replies(entries);
+    this.broken = false;
+    let text = '';
+    for (const e of replies) {
+      if (e.info.role === 'assistant' && e.info.error && !this.error) this.error = describeError(e.info.error);
+      for (const part of e.parts) {
+        if (part.type !== 'text') continue;
+        this.whole(part.id, part.text);
+        text += part.text;
+      }
+    }
+    return text;
+  }
+
+  /** Text the caller was sent, in the order of the parts. */
+  sentText(): string {
+    return [...this.sent.values()].join('');
+  }
+
+  private replies(entries: HistoryEntry[]): HistoryEntry[] {
+    return entries.filter((e) => e.info.role === 'assistant' && e.info.parentID === this.messageID);
+  }
+
+  private delta(partID: string, delta: string): void {
+    if (this.broken || this.untrusted.has(partID) || !delta) return;
+    this.sent.set(partID, (this.sent.get(partID) ?? '') + delta);
+    this.sink.delta(delta);
+  }
+
+  /** A part's full text: send only what the caller has not seen. */
+  private whole(partID: string, text: string): void {
+    const seen = this.sent.get(partID) ?? '';
+    if (!text.startsWith(seen)) return;
+    const rest = text.slice(seen.length);
+    this.sent.set(partID, text);
+    this.untrusted.delete(partID);
+    if (rest) this.sink.delta(rest);
+  }
+}
+
+type MessageError = NonNullable<Extract<Message, { role: 'assistant' }>['error']>;
+
+export function describeError(e: MessageError | { name?: string; data?: { message?: unknown } } | undefined): string {
+  if (!e) return 'unknown error';
+  const message = (e.data as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' && message ? message : e.name ?? 'unknown error';
+}

@@ -1,0 +1,148 @@
+// Reply assembly on canned event sequences: what a caller is sent is always a
+// prefix of the reply and, in the end, exactly the reply, whatever order the
+// events came in and wherever the stream broke.
+import t from 'tap';
+import type { Event, Message, Part } from '@opencode-ai/sdk/v2';
+import { ReplyAssembler, type HistoryEntry, type ToolEvent } from '../src/opencode/reply.js';
+
+const SID = 'ses_0000000000000000000000000a';
+const MID = 'msg_user';
+const AID = 'msg_assistant';
+
+function assembler() {
+  const deltas: string[] = [];
+  const tools: ToolEvent[] = [];
+  const r = new ReplyAssembler(SID, MID, { delta: (d) => deltas.push(d), tool: (x) => tools.push(x) });
+  return { r, deltas, tools, sent: () => deltas.join('') };
+}
+
+function assistantInfo(o: { id?: string; completed?: boolean; error?: string; parentID?: string; sessionID?: string } = {}): Message {
+  return {
+    id: o.id ?? AID, sessionID: o.sessionID ?? SID, role: 'assistant', parentID: o.parentID ?? MID,
+    time: { created: 1, ...(o.completed ? { completed: 2 } : {}) },
+    ...(o.error ? { error: { name: 'APIError', data: { message: o.error, isRetryable: false } } } : {}),
+    modelID: 'm', providerID: 'p', mode: 'build', agent: 'build', path: { cwd: '/', root: '/' }, cost: 0,
+    tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } },
+  } as unknown as Message;
+}
+function userInfo(id = MID): Message {
+  return { id, sessionID: SID, role: 'user', time: { created: 1 }, agent: 'build', model: { providerID: 'p', modelID: 'm' } } as unknown as Message;
+}
+const updated = (info: Message): Event => ({ id: 'e', type: 'message.updated', properties: { sessionID: info.sessionID, info } } as unknown as Event);
+const delta = (d: string, partID = 'prt_1', messageID = AID, sessionID = SID): Event =>
+  ({ id: 'e', type: 'message.part.delta', properties: { sessionID, messageID, partID, field: 'text', delta: d } } as Event);
+const textPart = (text: string, id = 'prt_1', messageID = AID): Part => ({ id, sessionID: SID, messageID, type: 'text', text } as Part);
+const partUpdated = (part: Part): Event => ({ id: 'e', type: 'message.part.updated', properties: { sessionID: SID, part, time: 1 } } as unknown as Event);
+const status = (type: 'busy' | 'idle', sessionID = SID): Event => ({ id: 'e', type: 'session.status', properties: { sessionID, status: { type } } } as Event);
+const history = (...entries: HistoryEntry[]): HistoryEntry[] => entries;
+
+t.test('deltas stream as they come, and the final history read adds nothing when all arrived', async (t) => {
+  const { r, deltas, sent } = assembler();
+  t.equal(r.event(status('busy')), 'progress');
+  r.event(updated(assistantInfo()));
+  for (const d of ['Hel', 'lo, ', 'wörld ', '日本語 👩‍👩‍👧']) r.event(delta(d));
+  t.equal(r.event(status('idle')), 'idle', 'idle after the run began ends it');
+  const text = r.final(history({ info: userInfo(), parts: [] }, { info: assistantInfo({ completed: true }), parts: [textPart('Hello, wörld 日本語 👩‍👩‍👧')] }));
+  t.equal(text, 'Hello, wörld 日本語 👩‍👩‍👧');
+  t.equal(sent(), text, 'the deltas add up to the reply');
+  t.equal(deltas.length, 4, 'nothing sent twice');
+});
+
+t.test('deltas that arrive before their message is known are held, then sent in order once it answers ours', async (t) => {
+  const { r, sent } = assembler();
+  r.event(delta('one '));
+  r.event(delta('two '));
+  t.equal(sent(), '', 'nothing before we know whose message it is');
+  r.event(updated(assistantInfo()));
+  r.event(delta('three'));
+  t.equal(sent(), 'one two three');
+});
+
+t.test('deltas of another message, session or a reply to another prompt never reach the caller', async (t) => {
+  const { r, sent } = assembler();
+  r.event(updated(assistantInfo({ id: 'msg_other', parentID: 'msg_someone_else' })));
+  r.event(delta('not ours', 'prt_x', 'msg_other'));
+  t.equal(r.event(delta('other session', 'prt_y', AID, 'ses_other')), 'other');
+  t.equal(r.event(status('idle', 'ses_other')), 'other');
+  t.equal(sent(), '');
+});
+
+t.test('idle before the run began (the idle of the previous message) does not end the run', async (t) => {
+  const { r } = assembler();
+  t.equal(r.event(status('idle')), 'progress');
+  t.equal(r.event({ id: 'e', type: 'session.idle', properties: { sessionID: SID } } as Event), 'progress');
+  r.event(status('busy'));
+  t.equal(r.event({ id: 'e', type: 'session.idle', properties: { sessionID: SID } } as Event), 'idle');
+});
+
+t.test('a stream that broke mid-reply: the history supplies the missed text, and late deltas are not sent twice', async (t) => {
+  const { r, sent } = assembler();
+  r.event(updated(assistantInfo()));
+  r.event(delta('The quick '));
+  r.streamBroken();
+  r.event(delta('fox ')); // after a lost 'brown ': must not be appended
+  t.equal(sent(), 'The quick ', 'a delta after a gap is dropped');
+  const arrived = r.resync(history({ info: userInfo(), parts: [] }, { info: assistantInfo(), parts: [textPart('The quick brown ')] }));
+  t.ok(arrived, 'the prompt is in the history');
+  t.equal(sent(), 'The quick brown ', 'the history filled the gap');
+  r.event(delta('brown ')); // in flight before the history read: a repeat
+  t.equal(sent(), 'The quick brown ', 'deltas that may repeat the history are not trusted');
+  r.event(partUpdated(textPart('The quick brown fox')));
+  t.equal(sent(), 'The quick brown fox', 'the next full text sends only what is new');
+  r.event(delta(' jumps'));
+  t.equal(sent(), 'The quick brown fox jumps', 'after a full text, deltas are trusted again');
+  const text = r.final(history({ info: assistantInfo({ completed: true }), parts: [textPart('The quick brown fox jumps.')] }));
+  t.equal(sent(), text, 'the deltas add up to the reply');
+});
+
+t.test('resync says when the prompt never arrived, and finishedIn when the reply finished unseen', async (t) => {
+  const { r } = assembler();
+  t.notOk(r.resync(history({ info: userInfo('msg_earlier'), parts: [] })), 'not in the history');
+  t.notOk(r.finishedIn(history({ info: userInfo(), parts: [] })), 'no reply yet');
+  t.notOk(r.finishedIn(history({ info: userInfo(), parts: [] }, { info: assistantInfo(), parts: [] })), 'a reply still running');
+  t.ok(r.finishedIn(history({ info: userInfo(), parts: [] }, { info: assistantInfo({ completed: true }), parts: [] })), 'a completed reply');
+  t.ok(r.finishedIn(history({ info: userInfo(), parts: [] }, { info: assistantInfo({ error: 'boom' }), parts: [] })), 'a failed reply');
+});
+
+t.test('a reply over several assistant messages (tool steps): text in order, tools reported', async (t) => {
+  const { r, sent, tools } = assembler();
+  r.event(updated(assistantInfo({ id: 'msg_a1' })));
+  r.event(delta('Let me look. ', 'prt_a', 'msg_a1'));
+  r.event(partUpdated({ id: 'prt_t', sessionID: SID, messageID: 'msg_a1', type: 'tool', callID: 'c1', tool: 'bash', state: { status: 'running', input: {}, time: { start: 1 } } } as Part));
+  r.event(updated(assistantInfo({ id: 'msg_a2' })));
+  r.event(delta('Done.', 'prt_b', 'msg_a2'));
+  t.same(tools, [{ name: 'bash', status: 'running', callID: 'c1' }]);
+  const text = r.final(history(
+    { info: assistantInfo({ id: 'msg_a1', completed: true }), parts: [textPart('Let me look. ', 'prt_a', 'msg_a1')] },
+    { info: assistantInfo({ id: 'msg_a2', completed: true }), parts: [textPart('Done.', 'prt_b', 'msg_a2')] },
+  ));
+  t.equal(text, 'Let me look. Done.');
+  t.equal(sent(), text);
+});
+
+t.test('an error on the reply or the session is kept, with opencode\'s message', async (t) => {
+  const a = assembler();
+  a.r.event(updated(assistantInfo({ error: 'rate limited' })));
+  t.equal(a.r.error, 'rate limited');
+  const b = assembler();
+  b.r.event({ id: 'e', type: 'session.error', properties: { sessionID: SID, error: { name: 'UnknownError', data: { message: 'disk full' } } } } as Event);
+  t.equal(b.r.error, 'disk full');
+  t.ok(b.r.started, 'an error means the run began');
+});
+
+t.test('every other event about our session counts as a sign of life; others do not', async (t) => {
+  const { r } = assembler();
+  t.equal(r.event({ id: 'e', type: 'message.part.delta', properties: { sessionID: SID, messageID: AID, partID: 'p', field: 'reasoning', delta: 'hmm' } } as Event), 'progress', 'reasoning');
+  t.equal(r.event({ id: 'e', type: 'session.diff', properties: { sessionID: SID, diff: [] } } as unknown as Event), 'progress', 'a diff');
+  t.equal(r.event({ id: 'e', type: 'server.heartbeat', properties: {} } as unknown as Event), 'other', 'a heartbeat is life of the server, not of the run');
+  t.equal(r.event(updated(userInfo())), 'progress', 'our own prompt being stored');
+});
+
+t.test('the final read completes a reply whose deltas were cut off, without resending', async (t) => {
+  const { r, sent, deltas } = assembler();
+  r.event(updated(assistantInfo()));
+  r.event(delta('日本'));
+  const text = r.final(history({ info: assistantInfo({ completed: true }), parts: [textPart('日本語のテキスト')] }));
+  t.equal(sent(), text);
+  t.same(deltas, ['日本', '語のテキスト']);
+});
