@@ -38,6 +38,7 @@ export type OpencodeErrorCode =
   | 'WARREN_ERR_CHAT_STALLED'
   | 'WARREN_ERR_CHAT_TIMEOUT'
   | 'WARREN_ERR_CHAT_ABORTED'
+  | 'WARREN_ERR_SESSION_BUSY'
   | BrokerErrorCode;
 
 /** Codes of the broker, the gateway and the daemon. */
@@ -289,6 +290,16 @@ export class ChatTimeoutError extends WarrenError {
 export class ChatAbortedError extends WarrenError {
   constructor(workspace: string, session: string) {
     super('WARREN_ERR_CHAT_ABORTED', `the caller went away; the run in session ${session} (workspace ${workspace}) was aborted`);
+  }
+}
+
+/**
+ * A message is still running in this session. opencode would fold a second prompt
+ * into the running one, so the two replies could not be told apart: warren refuses it.
+ */
+export class SessionBusyError extends WarrenError {
+  constructor(workspace: string, session: string) {
+    super('WARREN_ERR_SESSION_BUSY', `session ${session} in workspace ${workspace} is still answering a message; send the next one when that reply is done`);
   }
 }
 

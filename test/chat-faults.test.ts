@@ -24,7 +24,9 @@ t.test('the model hangs: the progress watchdog gives a clear error and the run i
   await t.rejects(rt.chat(s.id, { text: '[[fake:hang]] are you there?', progressTimeoutMs: 3000 }), {
     code: 'WARREN_ERR_CHAT_STALLED', message: /no progress from the model for 3 s; the run was aborted/,
   });
-  t.ok(Date.now() - started < 8000, `gave up after ${Date.now() - started} ms`);
+  // The watchdog counts from the run's last sign of life (opencode's own start-up work
+  // included), and opencode takes about 3 s to wind an aborted run down.
+  t.ok(Date.now() - started < 15_000, `gave up after ${Date.now() - started} ms`);
   await waitFor('opencode to stop the run', () => idle(rt, s.id, s.directory), { timeoutMs: 60_000 });
   t.pass('the session is idle again');
   const next = await rt.chat(s.id, { text: 'and now?' });

@@ -15,7 +15,7 @@ const isRoot = process.getuid?.() === 0;
 t.test('entrypoint', { skip: !isRoot && 'needs root for a namespace' }, async (t) => {
   const ws = await createWorkspace({ name: 'image' });
   t.teardown(() => ws.close());
-  if (!ws.isolated) return t.pass('skipped: loopback mode');
+  if (!ws.isolated) return t.plan(0, 'skipped: loopback mode');
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'entrypoint-'));
   t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
   await runOk(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', path.join(tmp, 'id')]);

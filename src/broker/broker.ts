@@ -11,6 +11,7 @@ import type { SessionInfo } from '../opencode/locate.js';
 import type { SessionRow } from '../opencode/sessions.js';
 import { Semaphore, defaultHandshakeLimiter } from '../ssh/semaphore.js';
 import { UnknownWorkspaceError } from '../errors.js';
+import { RECONNECT_WAIT_MS } from '../opencode/across-drops.js';
 import { warrenVersion } from '../version.js';
 import { opencodeStatus, tunnelStatus, type BrokerStatus, type MessageStats, type WorkspaceStatus } from './status.js';
 import { WorkspaceRuntime } from './workspace.js';
@@ -46,7 +47,7 @@ export class Broker {
   set gateway(listen: string | null) { this.gatewayValue = listen; }
 
   /** Library calls made right after createBroker wait this long for the tunnel (the gateway never waits). */
-  private static readonly UP_WAIT_MS = 15_000;
+  private static readonly UP_WAIT_MS = RECONNECT_WAIT_MS;
 
   private async ready(name: string): Promise<WorkspaceRuntime> {
     const rt = this.workspace(name);

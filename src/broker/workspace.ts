@@ -6,10 +6,12 @@ import { silentLogger, type Logger } from '../log.js';
 import { Link } from '../ssh/link.js';
 import type { Semaphore } from '../ssh/semaphore.js';
 import type { Transport } from '../ssh/transport.js';
-import { InvalidDirectoryError } from '../errors.js';
+import { randomUUID } from 'node:crypto';
+import { InvalidDirectoryError, SessionBusyError } from '../errors.js';
+import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from '../opencode/across-drops.js';
 import { callServer } from '../opencode/api.js';
-import { sendMessage, type ChatOptions, type ChatResult } from '../opencode/chat.js';
-import { locateSession, type Located, type SessionInfo } from '../opencode/locate.js';
+import { sendMessage, type ChatOptions, type ChatResult, type StepHook } from '../opencode/chat.js';
+import { checkSessionId, locateSession, type Located, type SessionInfo } from '../opencode/locate.js';
 import { OpencodeServer } from '../opencode/server.js';
 import { listSessions, type SessionRow } from '../opencode/sessions.js';
 
@@ -19,6 +21,9 @@ import { listSessions, type SessionRow } from '../opencode/sessions.js';
  * or a user without XDG_DATA_HOME in its profile keeps them.
  */
 export const DEFAULT_IMPORT_FROM = ['~/.local/share'];
+
+/** The key of the session metadata that marks warren's create, to find it after a drop. */
+const CREATE_TOKEN_KEY = 'warrenCreate';
 
 // Linux's PATH_MAX (terminating NUL excluded) and NAME_MAX.
 const MAX_DIRECTORY_BYTES = 4095;
@@ -36,18 +41,22 @@ export function checkDirectory(dir: string): void {
   if (dir.split('/').some((part) => Buffer.byteLength(part) > MAX_NAME_BYTES)) throw new InvalidDirectoryError(`has a part longer than ${MAX_NAME_BYTES} bytes`);
 }
 
-export interface RuntimeOptions { logger?: Logger; handshakeLimiter?: Semaphore }
+export interface RuntimeOptions { logger?: Logger; handshakeLimiter?: Semaphore; onStep?: StepHook }
 
 export class WorkspaceRuntime {
   readonly name: string;
   readonly link: Link;
   readonly server: OpencodeServer;
   private readonly importFrom: string[];
+  private readonly onStep: StepHook | undefined;
   private readonly log: Logger;
+  /** Sessions with a message running through this runtime. */
+  private readonly answering = new Set<string>();
 
   constructor(readonly config: WorkspaceConfig, o: RuntimeOptions = {}) {
     this.name = config.name;
     this.log = o.logger ?? silentLogger;
+    this.onStep = o.onStep;
     const transport: Transport = config.transport.kind === 'command'
       ? { kind: 'command', argv: config.transport.argv }
       : { kind: 'tcp', host: config.host, port: config.port };
@@ -76,35 +85,78 @@ export class WorkspaceRuntime {
   }
 
   private get ctx() {
-    return { workspace: this.name, link: this.link, server: this.server, importFrom: this.importFrom, opencodeCommand: this.config.opencode.command, logger: this.log };
+    return { workspace: this.name, link: this.link, server: this.server, importFrom: this.importFrom, opencodeCommand: this.config.opencode.command, logger: this.log, onStep: this.onStep };
   }
 
-  locate(sessionID: string): Promise<Located> {
-    return locateSession(this.ctx, sessionID);
+  /** Whether a message to this session is running through this runtime. */
+  isAnswering(sessionID: string): boolean {
+    return this.answering.has(sessionID);
+  }
+
+  /** Waits and retries across link drops for calls that are not part of a message run. */
+  private budget(deadlineMs = 2 * RECONNECT_WAIT_MS, reconnectWaitMs = RECONNECT_WAIT_MS): DropBudget {
+    return { link: this.link, server: this.server, logger: this.log.child({ ws: this.name }), reconnectWaitMs, deadline: Date.now() + deadlineMs };
+  }
+
+  /** Finds the session, importing it if the server does not know it; a lookup first on every try. */
+  locate(sessionID: string, budget = this.budget()): Promise<Located> {
+    checkSessionId(sessionID);
+    return acrossDrops(budget, 'locating the session', async () => {
+      await this.onStep?.('locate');
+      return locateSession(this.ctx, sessionID);
+    }, { restartServer: true });
   }
 
   sessions(): Promise<SessionRow[]> {
-    return listSessions(this.ctx);
+    return acrossDrops(this.budget(), 'listing sessions', () => listSessions(this.ctx), { restartServer: true });
   }
 
+  /**
+   * Creates a session. The create carries a token in its metadata, so a try cut off
+   * by a drop is found by it rather than made twice.
+   */
   async createSession(o: { directory?: string; title?: string } = {}): Promise<SessionInfo> {
     if (o.directory !== undefined) checkDirectory(o.directory);
-    await this.server.ensureRunning();
-    const r = await callServer<SessionInfo>(this.server, this.name, '/session', {
-      method: 'POST', body: o.title !== undefined ? { title: o.title } : {}, ...(o.directory !== undefined ? { directory: o.directory } : {}),
-    });
-    return r.body;
+    const token = randomUUID();
+    let tried = false;
+    return acrossDrops(this.budget(), 'creating a session', async () => {
+      await this.server.ensureRunning();
+      if (tried) {
+        const made = await this.createdWith(token);
+        if (made) return made;
+      }
+      await this.onStep?.('create');
+      tried = true;
+      const r = await callServer<SessionInfo>(this.server, this.name, '/session', {
+        method: 'POST', body: { ...(o.title !== undefined ? { title: o.title } : {}), metadata: { [CREATE_TOKEN_KEY]: token } },
+        ...(o.directory !== undefined ? { directory: o.directory } : {}),
+      });
+      return r.body;
+    }, { restartServer: true });
+  }
+
+  private async createdWith(token: string): Promise<SessionInfo | null> {
+    const r = await callServer<Array<SessionInfo & { metadata?: Record<string, unknown> }>>(this.server, this.name, '/experimental/session?roots=true&limit=10000');
+    return r.body.find((s) => s.metadata?.[CREATE_TOKEN_KEY] === token) ?? null;
   }
 
   /**
    * Locates (importing if needed), then sends and streams. `known` skips the lookup
-   * for a session this process just created or located.
+   * for a session this process just created or located. One message per session at
+   * a time: opencode would fold a second prompt into the running one.
    */
   async chat(sessionID: string, o: Omit<ChatOptions, 'sessionID' | 'directory'>, known?: SessionInfo): Promise<ChatResult & { imported: boolean }> {
-    const located = known && known.id === sessionID ? { session: known, imported: false } : await this.locate(sessionID);
-    await this.server.ensureRunning();
-    const result = await sendMessage(this.ctx, { ...o, sessionID, directory: located.session.directory });
-    return { ...result, imported: located.imported };
+    checkSessionId(sessionID);
+    if (this.answering.has(sessionID)) throw new SessionBusyError(this.name, sessionID);
+    this.answering.add(sessionID);
+    try {
+      const budget = this.budget(o.deadlineMs ?? 600_000, o.reconnectWaitMs ?? RECONNECT_WAIT_MS);
+      const located = known && known.id === sessionID ? { session: known, imported: false } : await this.locate(sessionID, budget);
+      const result = await sendMessage(this.ctx, { ...o, sessionID, directory: located.session.directory });
+      return { ...result, imported: located.imported };
+    } finally {
+      this.answering.delete(sessionID);
+    }
   }
 
   async close(o: { stopServer: boolean }): Promise<void> {

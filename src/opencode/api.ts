@@ -2,7 +2,7 @@
 // out, the server's password, a deadline on every call, and failures mapped to
 // warren's errors (a refused channel means the server is gone).
 import { request } from 'undici';
-import { ChannelFailedError, isWarrenError, ServerGoneError, ServerHttpError } from '../errors.js';
+import { ChannelFailedError, isWarrenError, LinkLostError, ServerGoneError, ServerHttpError, type WarrenError } from '../errors.js';
 import type { OpencodeServer } from './server.js';
 
 export interface CallOptions {
@@ -21,6 +21,7 @@ export async function callServer<T>(server: OpencodeServer, workspace: string, p
   if (o.directory !== undefined) url.searchParams.set('directory', o.directory);
   const timeoutMs = o.timeoutMs ?? 30_000;
   const release = server.acquire();
+  const connection = server.link.connection;
   try {
     const res = await request(url, {
       method: o.method ?? 'GET',
@@ -36,22 +37,42 @@ export async function callServer<T>(server: OpencodeServer, workspace: string, p
     const json = /json/.test(String(res.headers['content-type'])) && text ? JSON.parse(text) as T : (text as unknown as T);
     return { status: res.statusCode, body: json };
   } catch (err) {
-    if (isWarrenError(err) && err.code === 'WARREN_ERR_CHANNEL_REFUSED') {
-      server.markGone('nothing listens on its port');
-      throw new ServerGoneError(workspace);
-    }
-    // A pooled connection the server closed under the request: it died just now (if
-    // it did not, the next request adopts it again). Not an internal error.
-    if ((err as { code?: string }).code === 'UND_ERR_SOCKET') {
-      server.markGone('it closed the connection');
-      throw new ServerGoneError(workspace);
-    }
-    if (isWarrenError(err)) throw err;
-    // undici's other errors (a timeout, say): callers get a code.
-    throw new ChannelFailedError(workspace, `${o.method ?? 'GET'} ${url.pathname}`, (err as Error).message);
+    if (isWarrenError(err) && err.code === 'WARREN_ERR_SERVER_HTTP') throw err;
+    throw await brokenCall(server, connection, err, `${o.method ?? 'GET'} ${url.pathname}`);
   } finally {
     release();
   }
+}
+
+/**
+ * What broke a connection to the server that was opened on link connection
+ * `connection`: the one place that tells a dropped link from a dead server.
+ * - The link dropped (it is not up, or it is a new connection now): LINK_LOST,
+ *   which every step of a message waits out and retries.
+ * - Nothing listens on the port any more: SERVER_GONE, and the server is marked
+ *   stopped so the next request starts it again.
+ * - The server closed a connection but still listens: a plain CHANNEL_FAILED.
+ */
+export async function brokenCall(server: OpencodeServer, connection: number, err: unknown, what: string): Promise<WarrenError> {
+  const link = server.link;
+  if (isWarrenError(err) && (err.code === 'WARREN_ERR_LINK_CLOSED' || err.code === 'WARREN_ERR_WAIT_UP_TIMEOUT')) return err;
+  if (link.state !== 'up' || link.connection !== connection) {
+    return isWarrenError(err) && err.code === 'WARREN_ERR_LINK_LOST' ? err : new LinkLostError(server.workspace, `${what}: ${(err as Error).message}`);
+  }
+  if (isWarrenError(err) && (err.code === 'WARREN_ERR_CHANNEL_REFUSED' || err.code === 'WARREN_ERR_SERVER_GONE')) {
+    server.markGone('nothing listens on its port');
+    return new ServerGoneError(server.workspace);
+  }
+  if (isWarrenError(err)) return err;
+  // A connection the server closed under the request (UND_ERR_SOCKET, "other side
+  // closed"): it died just now, or it only dropped this connection. Ask the port.
+  if ((err as { code?: string }).code === 'UND_ERR_SOCKET' || (err as Error).message === 'the event stream ended') {
+    const there = await server.stillThere().catch((e: unknown) => e);
+    if (there === false) return new ServerGoneError(server.workspace);
+    if (there !== true) return brokenCall(server, connection, there, what);
+  }
+  // undici's other errors (a timeout, say): callers get a code.
+  return new ChannelFailedError(server.workspace, what, (err as Error).message);
 }
 
 /** opencode's error bodies: {name, data: {message}}; fall back to the text's start. */

@@ -53,12 +53,13 @@ const ADOPT_RETRY_MS = 200;
 
 export class OpencodeServer extends EventEmitter {
   readonly dispatcher: RenewableDispatcher;
+  readonly link: Link;
   private readonly o: ServerOptions;
-  private readonly link: Link;
   private readonly log: Logger;
   private stateValue: ServerState = 'stopped';
   private starting: Promise<void> | undefined;
   private adopting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
   private password: string | null = null;
   private versionValue: string | null = null;
   private pid: number | null = null;
@@ -88,6 +89,7 @@ export class OpencodeServer extends EventEmitter {
   }
 
   get state(): ServerState { return this.stateValue; }
+  get workspace(): string { return this.o.workspace; }
   get baseUrl(): string { return `http://127.0.0.1:${this.o.port}`; }
 
   /** The Authorization header for the current server (its password changes with every start). */
@@ -99,6 +101,8 @@ export class OpencodeServer extends EventEmitter {
   ensureRunning(): Promise<void> {
     if (this.closed) return Promise.reject(new WarrenError('WARREN_ERR_LINK_CLOSED', `workspace ${this.o.workspace} is closed`));
     this.touch();
+    // An idle stop under way: a request now must not reach a server about to go.
+    if (this.stopping) return this.stopping.catch(() => {}).then(() => this.ensureRunning());
     if (this.stateValue === 'running') return Promise.resolve();
     // An adoption in progress decides first; then start if it found nothing.
     if (this.adopting) return this.adopting.then(() => this.ensureRunning());
@@ -142,6 +146,22 @@ export class OpencodeServer extends EventEmitter {
     };
   }
 
+  /**
+   * After a connection to the server broke with the link up: whether it still
+   * listens. A refused channel means it died (and it is marked so); link failures
+   * are thrown for the caller to tell apart.
+   */
+  async stillThere(): Promise<boolean> {
+    try {
+      (await this.link.openSocket('127.0.0.1', this.o.port)).destroy();
+      return true;
+    } catch (err) {
+      if (!isWarrenError(err) || err.code !== 'WARREN_ERR_CHANNEL_REFUSED') throw err;
+      this.markGone('nothing listens on its port');
+      return false;
+    }
+  }
+
   /** Called when a request found nothing listening: the server died. */
   markGone(reason: string): void {
     if (this.stateValue !== 'running') return;
@@ -173,7 +193,13 @@ export class OpencodeServer extends EventEmitter {
   async stop(reason = 'requested'): Promise<void> {
     clearTimeout(this.idleTimer);
     if (this.starting) await this.starting.catch(() => {});
+    if (this.stopping) return this.stopping;
     if (this.stateValue !== 'running' && !this.startUnsure) return;
+    this.stopping = this.stopNow(reason).finally(() => { this.stopping = undefined; });
+    return this.stopping;
+  }
+
+  private async stopNow(reason: string): Promise<void> {
     this.log.info({ reason }, 'stopping opencode');
     const r = await this.link.exec(['sh', '-c', STOP, 'warren-stop', String(this.o.port)], { timeoutMs: 20_000 });
     if (r.code !== 0) this.log.warn({ code: r.code, stderr: r.stderr.trim() }, 'stopping opencode failed');

@@ -176,6 +176,11 @@ export class Link extends EventEmitter {
 
   get state(): LinkState { return this.stateValue; }
   get lastError(): WarrenError | null { return this.lastErrorValue?.error ?? null; }
+  /**
+   * Which connection this is (1 for the first): work that began on one connection and
+   * failed on another met a drop, even if the link is up again by the time it looks.
+   */
+  get connection(): number { return this.connects; }
 
   /** Begins connecting; from then on the link keeps itself up until close(). */
   start(): this {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitFor, type Workspace } from '../../container/testbed/index.js';
+import { readSse } from '../../src/opencode/sse-reader.js';
 
 interface Teardown { teardown(fn: () => unknown): void }
 
@@ -69,26 +70,13 @@ export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: st
   return d;
 }
 
-/** Reads a server-sent event stream into (event, data) pairs. */
-export async function readEvents(res: Response, onEvent?: (e: { event: string; data: Record<string, unknown> }) => void): Promise<Array<{ event: string; data: Record<string, unknown> }>> {
-  const out: Array<{ event: string; data: Record<string, unknown> }> = [];
-  const reader = res.body!.getReader();
-  let buf = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buf += Buffer.from(value).toString();
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const frame = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      const event = /^event: (.*)$/m.exec(frame)?.[1];
-      const data = /^data: (.*)$/m.exec(frame)?.[1];
-      if (!event || !data) continue;
-      const e = { event, data: JSON.parse(data) as Record<string, unknown> };
-      out.push(e);
-      onEvent?.(e);
-    }
+/** Reads a server-sent event stream into (event, data) pairs, with the project's own byte-exact SSE reader. */
+export async function readEvents(res: Response, onEvent?: (e: { event: string; data: Record<string, unknown>; id: string | null }) => void): Promise<Array<{ event: string; data: Record<string, unknown>; id: string | null }>> {
+  const out: Array<{ event: string; data: Record<string, unknown>; id: string | null }> = [];
+  for await (const sse of readSse(res.body as unknown as AsyncIterable<Uint8Array>)) {
+    const e = { event: sse.event, data: JSON.parse(sse.data) as Record<string, unknown>, id: sse.id };
+    out.push(e);
+    onEvent?.(e);
   }
   return out;
 }

@@ -5,7 +5,7 @@
 // before the stream starts, so "not found" is a plain 404.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Broker } from '../../broker/broker.js';
-import { isWarrenError } from '../../errors.js';
+import { isWarrenError, SessionBusyError } from '../../errors.js';
 import { checkSessionId } from '../../opencode/locate.js';
 import { badRequest, readJson, sendError } from './respond.js';
 
@@ -18,7 +18,10 @@ export async function postMessage(broker: Broker, name: string, sessionID: strin
   if (typeof body.text !== 'string' || body.text.trim() === '') throw badRequest('"text" must be a non-empty string');
   const text = body.text;
   const rt = broker.workspace(name);
+  // Before the stream starts, so a second message to a busy session is a plain 409.
+  if (rt.isAnswering(sessionID)) throw new SessionBusyError(name, sessionID);
   const located = await rt.locate(sessionID);
+  if (rt.isAnswering(sessionID)) throw new SessionBusyError(name, sessionID);
 
   const abort = new AbortController();
   const onGone = () => abort.abort();

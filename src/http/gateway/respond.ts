@@ -33,6 +33,7 @@ const STATUS_OF: Record<string, number> = {
   WARREN_ERR_IMPORT: 502,
   WARREN_ERR_DB_LOCKED: 503,
   WARREN_ERR_CHAT_TIMEOUT: 504,
+  WARREN_ERR_SESSION_BUSY: 409,
 };
 
 export function statusFor(err: unknown): number {
