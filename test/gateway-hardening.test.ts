@@ -41,7 +41,8 @@ function raw(request: string | Buffer, o: { waitMs?: number; keepSending?: boole
     sock.on('close', () => finish(true));
     sock.on('error', () => {});
     sock.write(request);
-    // A client that keeps sending after the answer: the server must not keep reading.
+    // A client that keeps sending after the answer: the server must not keep reading
+    // (past a short, bounded linger: linger.ts).
     if (o.keepSending) pump = setInterval(() => { if (sock.writable) sock.write(Buffer.alloc(64 * 1024, 'a')); }, 5);
   });
 }

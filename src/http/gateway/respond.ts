@@ -2,13 +2,15 @@
 // {"error":{"code":"WARREN_ERR_…","message":"one line"}} with a fitting status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WarrenError, isWarrenError } from '../../errors.js';
+import { closeLingeringAfter } from './linger.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   // An answer before the request body was read (401, 413, a bad route): close the
   // connection after it, or Node would read and discard whatever the client keeps
-  // sending, up to the request timeout.
-  if (!res.req.complete) res.setHeader('connection', 'close');
+  // sending, up to the request timeout; but close it lingeringly, or the client may
+  // never see the answer (linger.ts).
+  if (!res.req.complete) closeLingeringAfter(res);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
 }
