@@ -3,7 +3,14 @@
 // what went wrong. What is counted, per message and at the end:
 //
 //   ok         the complete reply, text exactly as the fake model echoes it
-//   error      a WarrenError with a code, settled within the call's bound
+//   error      a WarrenError with a code, settled within the call's bound, that a
+//              fault or directive on that message explains: the model's error
+//              (CHAT_FAILED), its silence (CHAT_STALLED/CHAT_TIMEOUT), opencode
+//              killed mid-run (SERVER_GONE) or as it was being started again
+//              (SERVER_START). Transport faults (sshd killed,
+//              workspace frozen, network cut) heal within the reconnect wait, so
+//              they explain no error at all.
+//   unexplained an error nothing explains: a bug
 //   hung       not settled within the bound (or settled after it): a bug
 //   unclear    rejected with something that is not a WarrenError: a bug
 //   wrong      resolved, but with a reply other than the expected text: a bug
@@ -24,6 +31,7 @@ import { Broker } from '../src/broker/broker.js';
 import type { WarrenConfig, WorkspaceConfig } from '../src/config/schema.js';
 import type { SessionInfo } from '../src/opencode/locate.js';
 import { isWarrenError } from '../src/errors.js';
+import { RECONNECT_WAIT_MS } from '../src/opencode/across-drops.js';
 import type { Logger } from '../src/log.js';
 
 export type FaultKind = 'sshd-kill' | 'freeze' | 'veth-down' | 'opencode-kill';
@@ -40,6 +48,8 @@ export interface ChaosOptions {
   concurrency?: number;
   /** Gap between two faults anywhere, ms: uniformly in [min, max]. Default [800, 2500]. */
   faultGapMs?: [number, number];
+  /** How long a freeze or a network cut lasts, ms: uniformly in [min, max]. Default [3000, 6000]. */
+  holdMs?: [number, number];
   /** Stop injecting after this many faults (default: no limit), so a small run stays short on a slow machine. */
   maxFaults?: number;
   /** Share of messages carrying a model directive. Defaults: slow 0.05, error 0.03, hang 0.01. */
@@ -49,7 +59,15 @@ export interface ChaosOptions {
   logger?: Logger;
 }
 
-export interface Outcomes { ok: number; error: number; hung: number; unclear: number; wrong: number }
+export interface Outcomes { ok: number; error: number; unexplained: number; hung: number; unclear: number; wrong: number }
+
+/** Which error codes each fault or directive may cause; anything else is a bug. */
+export const EXPLAINS: Readonly<Record<string, readonly string[]>> = {
+  'model-error': ['WARREN_ERR_CHAT_FAILED'],
+  'model-hang': ['WARREN_ERR_CHAT_STALLED', 'WARREN_ERR_CHAT_TIMEOUT'],
+  // Killed mid-run, or killed while warren was starting it again.
+  'opencode-kill': ['WARREN_ERR_SERVER_GONE', 'WARREN_ERR_SERVER_START'],
+};
 
 export interface ChaosResult {
   seed: number;
@@ -59,6 +77,10 @@ export interface ChaosResult {
   durationMs: number;
   outcomes: Outcomes;
   errorsByCode: Record<string, number>;
+  /** Errors by "code <- the fault or directive that explains it". */
+  errorsByCause: Record<string, number>;
+  /** Faults that could not be injected or healed: the run did not test what it says. */
+  injectFailures: number;
   /** Faults injected, by kind, and messages by directive. */
   faults: Record<FaultKind, number>;
   directives: Record<Directive, number>;
@@ -92,13 +114,13 @@ const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() 
 // ---- timeouts: generous enough for faults, short enough to keep the soak moving ----
 
 const START_TIMEOUT_MS = 30_000;
-const CHAT = { heartbeatTimeoutMs: 15_000, progressTimeoutMs: 10_000, deadlineMs: 45_000, reconnectWaitMs: 20_000 };
+const CHAT = { heartbeatTimeoutMs: 15_000, progressTimeoutMs: 10_000, deadlineMs: 60_000, reconnectWaitMs: RECONNECT_WAIT_MS };
 /**
  * The longest a call may take before it settles: the broker's wait for the tunnel
- * (15 s), an opencode start (its timeout + the exec's 10 s), the chat deadline,
- * and slack for a loaded machine. Not settled by then = hung.
+ * (the reconnect wait), an opencode start (its timeout + the exec's 10 s), the chat
+ * deadline, and slack for a loaded machine. Not settled by then = hung.
  */
-export const CALL_BOUND_MS = 15_000 + START_TIMEOUT_MS + 10_000 + CHAT.deadlineMs + 20_000;
+export const CALL_BOUND_MS = RECONNECT_WAIT_MS + START_TIMEOUT_MS + 10_000 + CHAT.deadlineMs + 20_000;
 
 function configOf(wss: Workspace[]): WarrenConfig {
   const workspaces = new Map<string, WorkspaceConfig>(wss.map((w) => [w.name, {
@@ -137,7 +159,7 @@ function planMessages(o: Required<Pick<ChaosOptions, 'messages' | 'workspaces' |
 }
 
 /** Faults as an endless seeded sequence; at most one at a time per workspace. */
-function* planFaults(seed: number, workspaces: number, gap: [number, number]): Generator<PlannedFault> {
+function* planFaults(seed: number, workspaces: number, gap: [number, number], holds: [number, number]): Generator<PlannedFault> {
   const rnd = mulberry32(seed ^ 0x5eed5eed);
   const freeAt = new Array<number>(workspaces).fill(0);
   let at = 0;
@@ -145,7 +167,7 @@ function* planFaults(seed: number, workspaces: number, gap: [number, number]): G
     at += between(rnd, gap[0], gap[1]);
     const ws = between(rnd, 0, workspaces - 1);
     const kind = pick(rnd, FAULT_KINDS);
-    const holdMs = kind === 'opencode-kill' ? 0 : kind === 'sshd-kill' ? between(rnd, 200, 3000) : between(rnd, 300, 4000);
+    const holdMs = kind === 'opencode-kill' ? 0 : kind === 'sshd-kill' ? between(rnd, 200, 3000) : between(rnd, holds[0], holds[1]);
     const start = Math.max(at, freeAt[ws]!);
     freeAt[ws] = start + holdMs + 500;
     yield { atMs: start, ws, kind, holdMs };
@@ -175,9 +197,15 @@ async function userPids(ws: Workspace): Promise<string[]> {
 
 // ---- the run ----
 
-const emptyOutcomes = (): Outcomes => ({ ok: 0, error: 0, hung: 0, unclear: 0, wrong: 0 });
+const emptyOutcomes = (): Outcomes => ({ ok: 0, error: 0, unexplained: 0, hung: 0, unclear: 0, wrong: 0 });
 
-interface Record_ { plan: Planned; outcome: keyof Outcomes; code?: string; faults: Set<string>; reply?: string }
+interface Record_ { plan: Planned; outcome: keyof Outcomes; code?: string; cause?: string; message?: string; faults: Set<string>; reply?: string }
+
+/** The fault or directive on this message that explains its error code, if any. */
+export function causeOf(code: string, faults: Iterable<string>): string | null {
+  for (const f of faults) if (EXPLAINS[f]?.includes(code)) return f;
+  return null;
+}
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const sessionsPer = opts.sessions ?? 4;
@@ -194,6 +222,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
   const wss = await createWorkspaces(opts.workspaces, { namePrefix: 'chaos' });
   let broker: Broker | undefined;
   let leaked = 0;
+  let injectFailures = 0;
   const faultCounts: Record<FaultKind, number> = { 'sshd-kill': 0, freeze: 0, 'veth-down': 0, 'opencode-kill': 0 };
   const records: Record_[] = [];
   const sessions: SessionInfo[][] = [];
@@ -252,12 +281,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     const scheduler = (async () => {
       let n = 0;
-      for (const f of planFaults(opts.seed, wss.length, gap)) {
+      for (const f of planFaults(opts.seed, wss.length, gap, opts.holdMs ?? [3000, 6000])) {
         if (++n > (opts.maxFaults ?? Infinity)) return;
         const wait = f.atMs - (performance.now() - phaseStart);
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         if (done) return;
         faultChains[f.ws] = faultChains[f.ws]!.then(() => (done ? undefined : inject(f))).catch((err: Error) => {
+          injectFailures++;
           problem(`fault ${f.kind} on ${wss[f.ws]!.name} could not be injected or healed: ${err.message}`);
         });
       }
@@ -288,8 +318,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             problem(`wrong reply to ${p.id}: ${JSON.stringify(r.v.text.slice(0, 120))} (faults: ${[...rec.faults].join(',') || 'none'})`);
           }
         } else if (isWarrenError(r.e)) {
-          rec.outcome = 'error';
           rec.code = r.e.code;
+          rec.message = r.e.message;
+          const cause = causeOf(r.e.code, rec.faults);
+          if (cause) {
+            rec.outcome = 'error';
+            rec.cause = cause;
+          } else {
+            rec.outcome = 'unexplained';
+            problem(`unexplained error for ${p.id} on ${wss[p.ws]!.name}: ${r.e.code}: ${r.e.message} (faults: ${[...rec.faults].join(',') || 'none'})`);
+          }
         } else {
           rec.outcome = 'unclear';
           problem(`unclear error for ${p.id}: ${String((r.e as Error)?.stack ?? r.e).split('\n').slice(0, 3).join(' | ')}`);
@@ -387,11 +425,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     const outcomes = emptyOutcomes();
     const errorsByCode: Record<string, number> = {};
+    const errorsByCause: Record<string, number> = {};
     const byFault: Record<string, Outcomes> = {};
     const directiveCounts: Record<Directive, number> = { 'model-slow': 0, 'model-error': 0, 'model-hang': 0 };
     for (const r of records) {
       outcomes[r.outcome]++;
       if (r.code) errorsByCode[r.code] = (errorsByCode[r.code] ?? 0) + 1;
+      if (r.code) {
+        const k = `${r.code.replace('WARREN_ERR_', '')} <- ${r.cause ?? 'nothing: a bug'}`;
+        errorsByCause[k] = (errorsByCause[k] ?? 0) + 1;
+      }
       if (r.plan.directive) directiveCounts[r.plan.directive]++;
       for (const f of r.faults.size ? r.faults : new Set(['none'])) {
         byFault[f] ??= emptyOutcomes();
@@ -400,7 +443,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
     }
     return {
       seed: opts.seed, messages: records.length, workspaces: wss.length, sessions: sessionsPer,
-      durationMs: performance.now() - t0, outcomes, errorsByCode, faults: faultCounts, directives: directiveCounts,
+      durationMs: performance.now() - t0, outcomes, errorsByCode, errorsByCause, injectFailures, faults: faultCounts, directives: directiveCounts,
       byFault, lost, duplicated, leaked, problems, rate: records.length / (messagePhaseMs / 1000),
     };
   } finally {
@@ -426,20 +469,21 @@ async function historyOf(ws: Workspace, id: string): Promise<Array<{ role: strin
 
 /** A run passes when no counted bug happened. */
 export function chaosPassed(r: ChaosResult): boolean {
-  return r.lost === 0 && r.duplicated === 0 && r.outcomes.hung === 0 && r.leaked === 0 && r.outcomes.unclear === 0 && r.outcomes.wrong === 0;
+  return r.lost === 0 && r.duplicated === 0 && r.outcomes.hung === 0 && r.leaked === 0 && r.outcomes.unclear === 0 && r.outcomes.wrong === 0
+    && r.outcomes.unexplained === 0 && r.injectFailures === 0;
 }
 
 export function formatChaos(r: ChaosResult): string {
   const o = r.outcomes;
-  const row = (k: string, x: Outcomes) => `  ${k.padEnd(14)} ok ${x.ok}, error ${x.error}, hung ${x.hung}, unclear ${x.unclear}, wrong ${x.wrong}`;
+  const row = (k: string, x: Outcomes) => `  ${k.padEnd(14)} ok ${x.ok}, explained error ${x.error}, unexplained ${x.unexplained}, hung ${x.hung}, unclear ${x.unclear}, wrong ${x.wrong}`;
   const lines = [
     `seed ${r.seed}: ${r.messages} messages on ${r.workspaces} workspaces (${r.sessions} sessions each) in ${(r.durationMs / 1000).toFixed(1)} s, ${r.rate.toFixed(1)} messages/s under faults`,
-    `outcomes: ok ${o.ok}, clear error ${o.error}, hung ${o.hung}, unclear error ${o.unclear}, wrong reply ${o.wrong}`,
-    `errors by code: ${Object.entries(r.errorsByCode).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+    `outcomes: ok ${o.ok}, explained error ${o.error}, unexplained error ${o.unexplained}, hung ${o.hung}, unclear error ${o.unclear}, wrong reply ${o.wrong}`,
+    `errors by cause: ${Object.entries(r.errorsByCause).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `faults injected: ${Object.entries(r.faults).map(([k, v]) => `${k} ${v}`).join(', ')}; directives: ${Object.entries(r.directives).map(([k, v]) => `${k} ${v}`).join(', ')}`,
     'messages by what they went through (one message may count under several):',
     ...Object.entries(r.byFault).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => row(k, v)),
-    `lost ${r.lost}, duplicated ${r.duplicated}, hung ${o.hung}, leaked ${r.leaked}, unclear ${o.unclear}, wrong ${o.wrong}: ${chaosPassed(r) ? 'PASS' : 'FAIL'}`,
+    `lost ${r.lost}, duplicated ${r.duplicated}, hung ${o.hung}, leaked ${r.leaked}, unexplained ${o.unexplained}, unclear ${o.unclear}, wrong ${o.wrong}, faults not injected ${r.injectFailures}: ${chaosPassed(r) ? 'PASS' : 'FAIL'}`,
     ...r.problems.map((p) => `  ${p}`),
   ];
   return lines.join('\n');

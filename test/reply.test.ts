@@ -40,12 +40,14 @@ t.test('deltas stream as they come, and the final history read adds nothing when
   const { r, deltas, sent } = assembler();
   t.equal(r.event(status('busy')), 'progress');
   r.event(updated(assistantInfo()));
+  r.event(partUpdated(textPart('')));
   for (const d of ['Hel', 'lo, ', 'wörld ', '日本語 👩‍👩‍👧']) r.event(delta(d));
   t.equal(r.event(status('idle')), 'idle', 'idle after the run began ends it');
   const text = r.final(history({ info: userInfo(), parts: [] }, { info: assistantInfo({ completed: true }), parts: [textPart('Hello, wörld 日本語 👩‍👩‍👧')] }));
   t.equal(text, 'Hello, wörld 日本語 👩‍👩‍👧');
   t.equal(sent(), text, 'the deltas add up to the reply');
   t.equal(deltas.length, 4, 'nothing sent twice');
+  t.ok(r.modelCalled, 'a part of the reply means the model was called');
 });
 
 t.test('deltas that arrive before their message is known are held, then sent in order once it answers ours', async (t) => {
@@ -54,6 +56,8 @@ t.test('deltas that arrive before their message is known are held, then sent in 
   r.event(delta('two '));
   t.equal(sent(), '', 'nothing before we know whose message it is');
   r.event(updated(assistantInfo()));
+  t.equal(sent(), '', 'nor before we know the part is text');
+  r.event(partUpdated(textPart('')));
   r.event(delta('three'));
   t.equal(sent(), 'one two three');
 });
@@ -78,6 +82,7 @@ t.test('idle before the run began (the idle of the previous message) does not en
 t.test('a stream that broke mid-reply: the history supplies the missed text, and late deltas are not sent twice', async (t) => {
   const { r, sent } = assembler();
   r.event(updated(assistantInfo()));
+  r.event(partUpdated(textPart('')));
   r.event(delta('The quick '));
   r.streamBroken();
   r.event(delta('fox ')); // after a lost 'brown ': must not be appended
@@ -107,9 +112,11 @@ t.test('resync says when the prompt never arrived, and finishedIn when the reply
 t.test('a reply over several assistant messages (tool steps): text in order, tools reported', async (t) => {
   const { r, sent, tools } = assembler();
   r.event(updated(assistantInfo({ id: 'msg_a1' })));
+  r.event(partUpdated(textPart('', 'prt_a', 'msg_a1')));
   r.event(delta('Let me look. ', 'prt_a', 'msg_a1'));
   r.event(partUpdated({ id: 'prt_t', sessionID: SID, messageID: 'msg_a1', type: 'tool', callID: 'c1', tool: 'bash', state: { status: 'running', input: {}, time: { start: 1 } } } as Part));
   r.event(updated(assistantInfo({ id: 'msg_a2' })));
+  r.event(partUpdated(textPart('', 'prt_b', 'msg_a2')));
   r.event(delta('Done.', 'prt_b', 'msg_a2'));
   t.same(tools, [{ name: 'bash', status: 'running', callID: 'c1' }]);
   const text = r.final(history(
@@ -141,8 +148,39 @@ t.test('every other event about our session counts as a sign of life; others do 
 t.test('the final read completes a reply whose deltas were cut off, without resending', async (t) => {
   const { r, sent, deltas } = assembler();
   r.event(updated(assistantInfo()));
+  r.event(partUpdated(textPart('')));
   r.event(delta('日本'));
   const text = r.final(history({ info: assistantInfo({ completed: true }), parts: [textPart('日本語のテキスト')] }));
   t.equal(sent(), text);
   t.same(deltas, ['日本', '語のテキスト']);
+});
+
+t.test('reasoning streams as field "text" too, but never reaches the caller: the deltas still add up to the reply', async (t) => {
+  const { r, sent } = assembler();
+  r.event(updated(assistantInfo()));
+  r.event(delta('thinking… ', 'prt_r'));
+  r.event(partUpdated({ id: 'prt_r', sessionID: SID, messageID: AID, type: 'reasoning', text: '', time: { start: 1 } } as Part));
+  r.event(delta('still thinking', 'prt_r'));
+  r.event(partUpdated(textPart('', 'prt_t')));
+  r.event(delta('The answer.', 'prt_t'));
+  t.equal(sent(), 'The answer.', 'only the text part streamed');
+  const text = r.final(history({ info: assistantInfo({ completed: true }), parts: [
+    { id: 'prt_r', sessionID: SID, messageID: AID, type: 'reasoning', text: 'thinking… still thinking', time: { start: 1 } } as Part,
+    textPart('The answer.', 'prt_t'),
+  ] }));
+  t.equal(text, 'The answer.');
+  t.equal(sent(), text);
+});
+
+t.test('the model counts as called once opencode goes busy with a reply of ours, and a retry says when the next attempt is', async (t) => {
+  const { r } = assembler();
+  r.event(status('busy'));
+  t.notOk(r.modelCalled, 'busy before the reply exists is the run starting, not the model call');
+  r.event(updated(assistantInfo()));
+  t.notOk(r.modelCalled, 'the reply message alone is not the call either');
+  r.event({ id: 'e', type: 'session.status', properties: { sessionID: SID, status: { type: 'retry', attempt: 1, message: 'overloaded', next: 12345 } } } as Event);
+  t.ok(r.modelCalled, 'busy or retry with the reply there is');
+  t.equal(r.retryAt, 12345, 'the next attempt');
+  r.event(status('busy'));
+  t.equal(r.retryAt, null, 'cleared once it runs again');
 });

@@ -22,6 +22,7 @@ export async function callServer<T>(server: OpencodeServer, workspace: string, p
   const timeoutMs = o.timeoutMs ?? 30_000;
   const release = server.acquire();
   const connection = server.link.connection;
+  const instance = server.instance;
   try {
     const res = await request(url, {
       method: o.method ?? 'GET',
@@ -38,25 +39,33 @@ export async function callServer<T>(server: OpencodeServer, workspace: string, p
     return { status: res.statusCode, body: json };
   } catch (err) {
     if (isWarrenError(err) && err.code === 'WARREN_ERR_SERVER_HTTP') throw err;
-    throw await brokenCall(server, connection, err, `${o.method ?? 'GET'} ${url.pathname}`);
+    throw await brokenCall(server, { connection, instance }, err, `${o.method ?? 'GET'} ${url.pathname}`);
   } finally {
     release();
   }
 }
 
+/** Where a call began: which link connection, which server. */
+export interface CallOrigin { connection: number; instance: number }
+
+/** The origin of a call beginning now. */
+export function originOf(server: OpencodeServer): CallOrigin {
+  return { connection: server.link.connection, instance: server.instance };
+}
+
 /**
- * What broke a connection to the server that was opened on link connection
- * `connection`: the one place that tells a dropped link from a dead server.
+ * What broke a call that began at `origin`: the one place that tells a dropped
+ * link from a dead server.
  * - The link dropped (it is not up, or it is a new connection now): LINK_LOST,
  *   which every step of a message waits out and retries.
  * - Nothing listens on the port any more: SERVER_GONE, and the server is marked
  *   stopped so the next request starts it again.
  * - The server closed a connection but still listens: a plain CHANNEL_FAILED.
  */
-export async function brokenCall(server: OpencodeServer, connection: number, err: unknown, what: string): Promise<WarrenError> {
+export async function brokenCall(server: OpencodeServer, origin: CallOrigin, err: unknown, what: string): Promise<WarrenError> {
   const link = server.link;
   if (isWarrenError(err) && (err.code === 'WARREN_ERR_LINK_CLOSED' || err.code === 'WARREN_ERR_WAIT_UP_TIMEOUT')) return err;
-  if (link.state !== 'up' || link.connection !== connection) {
+  if (link.state !== 'up' || link.connection !== origin.connection) {
     return isWarrenError(err) && err.code === 'WARREN_ERR_LINK_LOST' ? err : new LinkLostError(server.workspace, `${what}: ${(err as Error).message}`);
   }
   if (isWarrenError(err) && (err.code === 'WARREN_ERR_CHANNEL_REFUSED' || err.code === 'WARREN_ERR_SERVER_GONE')) {
@@ -64,12 +73,15 @@ export async function brokenCall(server: OpencodeServer, connection: number, err
     return new ServerGoneError(server.workspace);
   }
   if (isWarrenError(err)) return err;
+  // The server the call began on was replaced meanwhile (it died, and another call
+  // started a new one): that one is gone, whatever listens on the port now.
+  if (server.instance !== origin.instance || server.state !== 'running') return new ServerGoneError(server.workspace);
   // A connection the server closed under the request (UND_ERR_SOCKET, "other side
   // closed"): it died just now, or it only dropped this connection. Ask the port.
   if ((err as { code?: string }).code === 'UND_ERR_SOCKET' || (err as Error).message === 'the event stream ended') {
     const there = await server.stillThere().catch((e: unknown) => e);
     if (there === false) return new ServerGoneError(server.workspace);
-    if (there !== true) return brokenCall(server, connection, there, what);
+    if (there !== true) return brokenCall(server, origin, there, what);
   }
   // undici's other errors (a timeout, say): callers get a code.
   return new ChannelFailedError(server.workspace, what, (err as Error).message);

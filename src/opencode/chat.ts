@@ -29,7 +29,7 @@ import {
   ChatAbortedError, ChatFailedError, ChatStalledError, ChatTimeoutError, isWarrenError,
 } from '../errors.js';
 import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from './across-drops.js';
-import { brokenCall, callServer } from './api.js';
+import { brokenCall, callServer, originOf, type CallOrigin } from './api.js';
 import { newMessageId } from './ids.js';
 import { ReplyAssembler, type HistoryEntry, type ToolEvent } from './reply.js';
 import type { OpencodeServer } from './server.js';
@@ -57,7 +57,11 @@ export interface ChatOptions {
   signal?: AbortSignal;
   /** No event at all, heartbeats included, for this long: error. Default 30 s (opencode beats every 10 s). */
   heartbeatTimeoutMs?: number;
-  /** No sign of life of this run (deltas, parts, status) for this long: error. Default 120 s. */
+  /**
+   * No sign of life of this run (any event about its session) for this long, once
+   * opencode has called the model: error. Default 120 s. Before that call, silence is
+   * allowed for 60 s if that is longer (opencode's first-use preparation says nothing).
+   */
   progressTimeoutMs?: number;
   /** The whole run. Default 10 min. */
   deadlineMs?: number;
@@ -73,6 +77,14 @@ type RunState = 'syncing' | 'streaming' | 'reconciling' | 'done' | 'failed';
 type Prompted = 'no' | 'unsure' | 'yes';
 
 const SUBSCRIBE_CONFIRM_MS = 15_000;
+/**
+ * Until opencode has called the model it may be silent and still working: the first
+ * prompt to a fresh server loads its providers before it even stores the message,
+ * and the first run in a directory loads plugins and tools (seconds each on a busy
+ * machine, 5.4 s measured), saying nothing about the session. Silence then is
+ * allowed this long, or progressTimeoutMs if longer; from the call on, progressTimeoutMs.
+ */
+const PREPARE_MS = 60_000;
 /** opencode answers an abort within about 3 s, once its model call has wound down. */
 const ABORT_MS = 6_000;
 /** A stream that broke with link and server fine (opencode disposed its instance, say): resubscribe this often at most. */
@@ -95,7 +107,7 @@ class ChatRun {
   private lastProgress = Date.now();
   private stream: AbortController | undefined;
   private streamGen = 0;
-  private streamConnection = 0;
+  private streamOrigin: CallOrigin = { connection: 0, instance: 0 };
   private quietBreaks = 0;
   /** Why the run cannot go on; set once. */
   private failure: Error | null = null;
@@ -192,7 +204,7 @@ class ChatRun {
     this.brokenBy = null;
     this.reply.streamBroken();
     this.setState('syncing');
-    const why = await brokenCall(this.ctx.server, this.streamConnection, err, 'the event stream');
+    const why = await brokenCall(this.ctx.server, this.streamOrigin, err, 'the event stream');
     if (why.code === 'WARREN_ERR_SERVER_GONE') throw why;
     const linkDropped = why.code === 'WARREN_ERR_LINK_LOST';
     if (!linkDropped && ++this.quietBreaks > MAX_QUIET_BREAKS) throw why;
@@ -225,14 +237,14 @@ class ChatRun {
     this.stream = ac;
     const gen = ++this.streamGen;
     this.brokenBy = null;
-    this.streamConnection = this.ctx.link.connection;
+    this.streamOrigin = originOf(this.ctx.server);
     const url = new URL('/event', this.ctx.server.baseUrl);
     url.searchParams.set('directory', this.o.directory);
     const res = await request(url, {
       dispatcher: this.ctx.server.dispatcher, signal: ac.signal,
       headers: { authorization: this.ctx.server.authorization(), accept: 'text/event-stream' },
       headersTimeout: SUBSCRIBE_CONFIRM_MS, bodyTimeout: this.hb * 2,
-    }).catch(async (err: unknown) => { throw await brokenCall(this.ctx.server, this.streamConnection, err, 'subscribing to events'); });
+    }).catch(async (err: unknown) => { throw await brokenCall(this.ctx.server, this.streamOrigin, err, 'subscribing to events'); });
     if (res.statusCode !== 200) {
       await res.body.dump().catch(() => {});
       throw new ChatFailedError(this.ctx.workspace, this.o.sessionID, `the event stream answered ${res.statusCode}`);
@@ -251,7 +263,7 @@ class ChatRun {
       await Promise.race([isConnected, endedEarly, timeout]);
     } catch (err) {
       ac.abort();
-      throw isWarrenError(err) && err.code !== 'WARREN_ERR_CHANNEL_FAILED' ? err : await brokenCall(this.ctx.server, this.streamConnection, err, 'subscribing to events');
+      throw isWarrenError(err) && err.code !== 'WARREN_ERR_CHANNEL_FAILED' ? err : await brokenCall(this.ctx.server, this.streamOrigin, err, 'subscribing to events');
     } finally {
       clearTimeout(timer);
     }
@@ -272,7 +284,8 @@ class ChatRun {
         if (ev.type === 'server.connected') connected();
         const meaning = this.reply.event(ev);
         if (meaning === 'other') continue;
-        this.lastProgress = Date.now();
+        // Waiting to retry the model is no stall: the clock starts at the next attempt.
+        this.lastProgress = Math.max(Date.now(), this.reply.retryAt ?? 0);
         if (meaning === 'idle') {
           this.idleSeen = true;
           this.poke();
@@ -330,10 +343,13 @@ class ChatRun {
     // While the run resyncs after a drop, its own waits have deadlines; the watchdogs
     // look at a stream that is up.
     if (this.state !== 'streaming' || this.ctx.link.state !== 'up') return;
+    const silent = now - this.lastProgress;
     if (now - this.lastEvent > this.hb) {
       this.fail(new ChatStalledError(this.ctx.workspace, `no event from opencode for ${Math.round(this.hb / 1000)} s (not even a heartbeat)`));
-    } else if (now - this.lastProgress > this.progress) {
+    } else if (this.reply.modelCalled && silent > this.progress) {
       this.fail(new ChatStalledError(this.ctx.workspace, `no progress from the model for ${Math.round(this.progress / 1000)} s`));
+    } else if (!this.reply.modelCalled && silent > Math.max(this.progress, PREPARE_MS)) {
+      this.fail(new ChatStalledError(this.ctx.workspace, `opencode said nothing about the message for ${Math.round(Math.max(this.progress, PREPARE_MS) / 1000)} s before calling the model`));
     }
   }
 

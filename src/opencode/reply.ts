@@ -29,10 +29,21 @@ export type EventMeaning = 'idle' | 'progress' | 'other';
 export class ReplyAssembler {
   /** Whether opencode began working on the message (a reply, a busy status, an error). */
   started = false;
+  /**
+   * Whether opencode has called the model for the reply: its busy once a reply of ours
+   * exists (it goes busy as each model attempt starts), or a part of the reply.
+   * Before that it may be silent for seconds while still working (chat.ts).
+   */
+  modelCalled = false;
+  /** A retry status's next attempt (epoch ms): no stall before it. */
+  retryAt: number | null = null;
   /** The reply's error as opencode reported it, if it failed. */
   error: string | null = null;
   private readonly assistant = new Set<string>();
   private readonly held = new Map<string, Array<{ partID: string; delta: string }>>();
+  /** Part types as their message.part.updated said; reasoning streams as field 'text' too. */
+  private readonly partType = new Map<string, string>();
+  private readonly heldByPart = new Map<string, string[]>();
   /** What the caller has been sent, per text part. */
   private readonly sent = new Map<string, string>();
   private readonly untrusted = new Set<string>();
@@ -72,15 +83,21 @@ export class ReplyAssembler {
         const part = ev.properties.part;
         if (part.sessionID !== sid) return 'other';
         if (!this.assistant.has(part.messageID)) return 'progress';
+        this.modelCalled = true;
+        this.learnType(part.id, part.type);
         if (part.type === 'text') this.whole(part.id, part.text);
         else if (part.type === 'tool') this.sink.tool({ name: part.tool, status: part.state.status, callID: part.callID });
         return 'progress';
       }
       case 'session.status': {
         if (ev.properties.sessionID !== sid) return 'other';
-        const type = ev.properties.status.type;
-        if (type === 'busy' || type === 'retry') this.started = true;
-        return type === 'idle' && this.started ? 'idle' : 'progress';
+        const status = ev.properties.status;
+        if (status.type === 'busy' || status.type === 'retry') {
+          this.started = true;
+          if (this.assistant.size > 0) this.modelCalled = true;
+          this.retryAt = status.type === 'retry' ? status.next : null;
+        }
+        return status.type === 'idle' && this.started ? 'idle' : 'progress';
       }
       case 'session.idle':
         if (ev.properties.sessionID !== sid) return 'other';
@@ -113,6 +130,8 @@ export class ReplyAssembler {
     for (const e of this.replies(entries)) {
       this.started = true;
       this.assistant.add(e.info.id);
+      if (e.parts.length > 0) this.modelCalled = true;
+      for (const part of e.parts) this.learnType(part.id, part.type);
       if (e.info.role === 'assistant' && e.info.error && !this.error) this.error = describeError(e.info.error);
       for (const part of e.parts) {
         if (part.type !== 'text') continue;
@@ -158,8 +177,23 @@ export class ReplyAssembler {
 
   private delta(partID: string, delta: string): void {
     if (this.broken || this.untrusted.has(partID) || !delta) return;
+    const type = this.partType.get(partID);
+    if (type === undefined) {
+      // Not known yet to be text rather than reasoning: keep it until its part says.
+      this.heldByPart.set(partID, [...(this.heldByPart.get(partID) ?? []), delta]);
+      return;
+    }
+    if (type !== 'text') return;
     this.sent.set(partID, (this.sent.get(partID) ?? '') + delta);
     this.sink.delta(delta);
+  }
+
+  private learnType(partID: string, type: string): void {
+    if (this.partType.has(partID)) return;
+    this.partType.set(partID, type);
+    const held = this.heldByPart.get(partID);
+    this.heldByPart.delete(partID);
+    for (const d of held ?? []) this.delta(partID, d);
   }
 
   /** A part's full text: send only what the caller has not seen. */

@@ -60,6 +60,7 @@ export class OpencodeServer extends EventEmitter {
   private starting: Promise<void> | undefined;
   private adopting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private instanceValue = 0;
   private password: string | null = null;
   private versionValue: string | null = null;
   private pid: number | null = null;
@@ -90,6 +91,12 @@ export class OpencodeServer extends EventEmitter {
 
   get state(): ServerState { return this.stateValue; }
   get workspace(): string { return this.o.workspace; }
+  /**
+   * Which server this is (a start or an adoption each make a new one): a connection
+   * that broke on an earlier one met a server that is gone, even if another already
+   * listens on the port.
+   */
+  get instance(): number { return this.instanceValue; }
   get baseUrl(): string { return `http://127.0.0.1:${this.o.port}`; }
 
   /** The Authorization header for the current server (its password changes with every start). */
@@ -346,6 +353,7 @@ export class OpencodeServer extends EventEmitter {
   private setState(to: ServerState): void {
     const from = this.stateValue;
     if (from === to) return;
+    if (to === 'running') this.instanceValue++;
     this.stateValue = to;
     this.log.info({ from, to }, 'opencode state');
     this.emit('state', { from, to, at: Date.now() });

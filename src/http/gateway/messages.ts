@@ -40,7 +40,7 @@ export async function postMessage(broker: Broker, name: string, sessionID: strin
       onDelta: (delta) => send('text', { delta }),
       onTool: (t) => send('tool', t),
     }, located.session);
-    send('done', { sessionID: result.sessionID, text: result.text, ...(result.imported || located.imported ? { imported: true } : {}) });
+    send('done', { sessionID: result.sessionID, messageID: result.messageID, text: result.text, ...(result.imported || located.imported ? { imported: true } : {}) });
   } catch (err) {
     const shuttingDown = shutdown.aborted;
     send('error', isWarrenError(err) && !shuttingDown
