@@ -6,11 +6,11 @@
 // the no-event watchdog, two messages at once on one session, and an idle stop
 // racing the messages that keep a server alive.
 import t, { type Test } from 'tap';
-import { createWorkspace, run, waitFor } from '../container/testbed/index.js';
+import { createWorkspace, waitFor } from '../container/testbed/index.js';
 import { WorkspaceRuntime } from '../src/broker/workspace.js';
 import { callServer } from '../src/opencode/api.js';
 import type { StepHook } from '../src/opencode/chat.js';
-import { historyOf, runtimeFor, workspaceConfig } from './helpers/runtime.js';
+import { historyOf, runtimeFor, workspaceConfig, expectNothingLeft } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'stepfaults' });
 t.teardown(() => ws.close());
@@ -18,15 +18,15 @@ t.teardown(() => ws.close());
 type Step = Parameters<StepHook>[0];
 
 /** A runtime whose first pass through `step` runs `fault` there. */
-function runtimeWithFault(t: Test, step: Step, fault: () => Promise<void>, o: Parameters<typeof workspaceConfig>[1] = {}) {
+function runtimeWithFault(t: Test, step: Step, fault: (rt: WorkspaceRuntime) => Promise<void>, o: Parameters<typeof workspaceConfig>[1] = {}) {
   let armed = false;
   let fired = 0;
-  const rt = new WorkspaceRuntime(workspaceConfig(ws, o), {
+  const rt: WorkspaceRuntime = new WorkspaceRuntime(workspaceConfig(ws, o), {
     onStep: async (s) => {
       if (!armed || s !== step) return;
       armed = false;
       fired++;
-      await fault();
+      await fault(rt);
     },
   });
   t.teardown(() => rt.close({ stopServer: true }));
@@ -35,23 +35,19 @@ function runtimeWithFault(t: Test, step: Step, fault: () => Promise<void>, o: Pa
 }
 
 /** sshd killed; the link is down before the step goes on; sshd back a moment later. */
-function killSshd(rt: WorkspaceRuntime): () => Promise<void> {
-  return async () => {
-    await ws.killSshd();
-    await waitFor('the link to notice', () => rt.link.state !== 'up', { timeoutMs: 10_000 });
-    setTimeout(() => { void ws.startSshd(); }, 800);
-  };
+async function killSshd(rt: WorkspaceRuntime): Promise<void> {
+  await ws.killSshd();
+  await waitFor('the link to notice', () => rt.link.state !== 'up', { timeoutMs: 10_000 });
+  setTimeout(() => { void ws.startSshd(); }, 800);
 }
 
 /** The workspace frozen and the step let go on into it; thawed after the keepalive noticed. */
-function freezeAround(rt: WorkspaceRuntime): () => Promise<void> {
-  return async () => {
-    await ws.freeze();
-    void (async () => {
-      await waitFor('the keepalive to notice', () => rt.link.state !== 'up', { timeoutMs: 10_000 }).catch(() => {});
-      await ws.thaw();
-    })();
-  };
+async function freezeAround(rt: WorkspaceRuntime): Promise<void> {
+  await ws.freeze();
+  void (async () => {
+    await waitFor('the keepalive to notice', () => rt.link.state !== 'up', { timeoutMs: 10_000 }).catch(() => {});
+    await ws.thaw();
+  })();
 }
 
 async function expectWhole(t: Test, rt: WorkspaceRuntime, id: string, prompt: string, started: number) {
@@ -69,9 +65,7 @@ t.test('the link drops during the session lookup: the message waits for it and c
   const made = runtimeFor(t, ws);
   await made.link.waitForUp(10_000);
   const s = await made.createSession();
-  let rtRef: WorkspaceRuntime | undefined;
-  const { rt, arm, fired } = runtimeWithFault(t, 'locate', () => killSshd(rtRef!)());
-  rtRef = rt;
+  const { rt, arm, fired } = runtimeWithFault(t, 'locate', killSshd);
   await rt.link.waitForUp(10_000);
   arm();
   await expectWhole(t, rt, s.id, 'found across a drop', Date.now());
@@ -79,9 +73,7 @@ t.test('the link drops during the session lookup: the message waits for it and c
 });
 
 t.test('the link drops during the create: one session is made, not two', async (t) => {
-  let rtRef: WorkspaceRuntime | undefined;
-  const { rt, arm, fired } = runtimeWithFault(t, 'create', () => killSshd(rtRef!)());
-  rtRef = rt;
+  const { rt, arm, fired } = runtimeWithFault(t, 'create', killSshd);
   await rt.link.waitForUp(10_000);
   await rt.server.ensureRunning();
   const title = `made across a drop ${Date.now()}`;
@@ -93,50 +85,24 @@ t.test('the link drops during the create: one session is made, not two', async (
   t.equal(all.find((x) => x.title === title)?.id, s.id, 'and it is the one returned');
 });
 
-t.test('the link drops just before the prompt is sent: it is sent once, and the reply completes', async (t) => {
-  let rtRef: WorkspaceRuntime | undefined;
-  const { rt, arm, fired } = runtimeWithFault(t, 'prompt', () => killSshd(rtRef!)());
-  rtRef = rt;
-  await rt.link.waitForUp(10_000);
-  const s = await rt.createSession();
-  arm();
-  await expectWhole(t, rt, s.id, '[[fake:slow=50]] sent after a drop', Date.now());
-  t.equal(fired(), 1, 'the fault was injected');
-});
+const midMessage: Array<{ step: Step; fault: (rt: WorkspaceRuntime) => Promise<void>; title: string; prompt: string }> = [
+  { step: 'prompt', fault: killSshd, title: 'the link drops just before the prompt is sent: it is sent once, and the reply completes', prompt: '[[fake:slow=50]] sent after a drop' },
+  { step: 'prompt', fault: freezeAround, title: 'the workspace freezes while the prompt is in flight: whether it landed is checked, never sent twice', prompt: '[[fake:slow=50]] in flight during a freeze' },
+  { step: 'subscribe', fault: killSshd, title: 'the link drops as the event stream is opened: the message still completes', prompt: 'subscribed across a drop' },
+  { step: 'reply', fault: killSshd, title: 'the link drops before the final history read: the reply that finished is not reported as failed', prompt: 'read back across a drop' },
+];
 
-t.test('the workspace freezes while the prompt is in flight: whether it landed is checked, never sent twice', async (t) => {
-  let rtRef: WorkspaceRuntime | undefined;
-  const { rt, arm, fired } = runtimeWithFault(t, 'prompt', () => freezeAround(rtRef!)());
-  rtRef = rt;
-  t.teardown(() => ws.thaw());
-  await rt.link.waitForUp(10_000);
-  const s = await rt.createSession();
-  arm();
-  await expectWhole(t, rt, s.id, '[[fake:slow=50]] in flight during a freeze', Date.now());
-  t.equal(fired(), 1, 'the fault was injected');
-});
-
-t.test('the link drops as the event stream is opened: the message still completes', async (t) => {
-  let rtRef: WorkspaceRuntime | undefined;
-  const { rt, arm, fired } = runtimeWithFault(t, 'subscribe', () => killSshd(rtRef!)());
-  rtRef = rt;
-  await rt.link.waitForUp(10_000);
-  const s = await rt.createSession();
-  arm();
-  await expectWhole(t, rt, s.id, 'subscribed across a drop', Date.now());
-  t.equal(fired(), 1, 'the fault was injected');
-});
-
-t.test('the link drops before the final history read: the reply that finished is not reported as failed', async (t) => {
-  let rtRef: WorkspaceRuntime | undefined;
-  const { rt, arm, fired } = runtimeWithFault(t, 'reply', () => killSshd(rtRef!)());
-  rtRef = rt;
-  await rt.link.waitForUp(10_000);
-  const s = await rt.createSession();
-  arm();
-  await expectWhole(t, rt, s.id, 'read back across a drop', Date.now());
-  t.equal(fired(), 1, 'the fault was injected');
-});
+for (const c of midMessage) {
+  t.test(c.title, async (t) => {
+    const { rt, arm, fired } = runtimeWithFault(t, c.step, c.fault);
+    t.teardown(() => ws.thaw());
+    await rt.link.waitForUp(10_000);
+    const s = await rt.createSession();
+    arm();
+    await expectWhole(t, rt, s.id, c.prompt, Date.now());
+    t.equal(fired(), 1, 'the fault was injected');
+  });
+}
 
 t.test('opencode frozen with the link up: the no-event watchdog ends the run at its default 30 s, with a clear error', async (t) => {
   const rt = runtimeFor(t, ws);
@@ -218,12 +184,4 @@ t.test('a drop that outlasts the reconnect wait: WAIT_UP_TIMEOUT once the wait i
   t.equal((await rt.chat(s.id, { text: 'after the long drop' })).text, 'echo: after the long drop', 'the next message works');
 });
 
-t.test('afterwards nothing is left running, and closing leaves nothing', async (t) => {
-  await waitFor('no live process of the workspace user', async () => {
-    const ps = await run(['ps', '-u', ws.user, '-o', 'stat=,args=']);
-    return ps.stdout.split('\n').filter((l) => l.trim() && !l.trim().startsWith('Z')).length === 0;
-  }, { timeoutMs: 20_000 });
-  t.pass('none');
-  await ws.close();
-  t.same(ws.leftovers(), []);
-});
+t.test('afterwards nothing is left running, and closing leaves nothing', (t) => expectNothingLeft(t, ws, 20_000));

@@ -9,7 +9,7 @@
 import t, { type Test } from 'tap';
 import { createWorkspace, run, runOk, slotNames, waitFor } from '../container/testbed/index.js';
 import type { WorkspaceRuntime } from '../src/broker/workspace.js';
-import { historyOf, runtimeFor } from './helpers/runtime.js';
+import { historyOf, runtimeFor, expectNothingLeft } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'streamfaults' });
 t.teardown(() => ws.close());
@@ -107,12 +107,4 @@ t.test('a slow model: the reply completes although it takes longer than the prog
   t.same(history.map((m) => m.text), [prompt, `echo: ${prompt}`]);
 });
 
-t.test('afterwards nothing is left running, and closing leaves nothing', async (t) => {
-  await waitFor('no live process of the workspace user', async () => {
-    const ps = await run(['ps', '-u', ws.user, '-o', 'stat=,args=']);
-    return ps.stdout.split('\n').filter((l) => l.trim() && !l.trim().startsWith('Z')).length === 0;
-  }, { timeoutMs: 15_000 });
-  t.pass('none');
-  await ws.close();
-  t.same(ws.leftovers(), []);
-});
+t.test('afterwards nothing is left running, and closing leaves nothing', (t) => expectNothingLeft(t, ws));

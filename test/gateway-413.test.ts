@@ -8,11 +8,10 @@
 // its body before reading still gets it; a client that never stops is cut at the
 // server's bound; a quiet one is let go soon; the daemon stays well and stops on time.
 import t from 'tap';
-import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { createWorkspaces, waitFor } from '../container/testbed/index.js';
-import { startDaemon } from './helpers/daemon.js';
+import { createWorkspaces } from '../container/testbed/index.js';
+import { startDaemon, expectMemorySettled, rssOf } from './helpers/daemon.js';
 
 const [alpha] = await createWorkspaces(1, { namePrefix: 'big' });
 t.teardown(() => alpha!.close());
@@ -27,7 +26,7 @@ const CHUNK = Buffer.alloc(64 * 1024, 'a');
 
 interface Outcome { status: number; body: string; sent: number; error: string | null }
 
-const rssOfDaemon = () => Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${d.child.pid}/status`, 'utf8'))![1]) * 1024;
+const rssOfDaemon = () => rssOf(d);
 const errorCode = (err: unknown) => {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   return e.cause?.code ?? e.code ?? e.cause?.message ?? e.message ?? String(err);
@@ -255,12 +254,7 @@ t.test('afterwards: no 5xx, the daemon answers, memory did not grow', async (t) 
   const r = await fetch(`${d.base}/v1/workspaces`, { headers: d.headers() });
   t.equal(r.status, 200, 'and answers');
   // Gigabytes were offered and some hundreds of MiB read and dropped: garbage, not kept.
-  const rssAfter = await waitFor('memory to settle', () => {
-    const now = rssOfDaemon();
-    return now < rssBefore + 64 * 1024 * 1024 ? now : undefined;
-  }, { timeoutMs: 10_000 });
-  t.comment(`daemon RSS ${Math.round(rssBefore / 1048576)} MiB before, ${Math.round(rssAfter / 1048576)} MiB after`);
-  t.pass('RSS grew by less than 64 MiB');
+  await expectMemorySettled(t, d, rssBefore);
 });
 
 t.test('a lingering connection does not hold up the daemon\'s shutdown past its bound', async (t) => {

@@ -80,3 +80,18 @@ export async function readEvents(res: Response, onEvent?: (e: { event: string; d
   }
   return out;
 }
+
+/** The daemon process's resident memory, in bytes. */
+export function rssOf(d: RunningDaemon): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${d.child.pid}/status`, 'utf8'))![1]) * 1024;
+}
+
+/** Whatever a test offered the daemon, its memory settles within 64 MiB of `before`: garbage, not kept. */
+export async function expectMemorySettled(t: { comment(...m: unknown[]): void; pass(m: string): unknown }, d: RunningDaemon, before: number): Promise<void> {
+  const after = await waitFor('memory to settle', () => {
+    const now = rssOf(d);
+    return now < before + 64 * 1024 * 1024 ? now : undefined;
+  }, { timeoutMs: 10_000 });
+  t.comment(`daemon RSS ${Math.round(before / 1048576)} MiB before, ${Math.round(after / 1048576)} MiB after`);
+  t.pass('RSS grew by less than 64 MiB');
+}

@@ -1,12 +1,13 @@
 // Workspace runtimes and config files for test-bed workspaces, closed by their test.
 import fs from 'node:fs';
+import type { Test } from 'tap';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { WorkspaceConfig } from '../../src/config/schema.js';
 import { WorkspaceRuntime } from '../../src/broker/workspace.js';
-import type { Workspace } from '../../container/testbed/index.js';
+import { run, waitFor, type Workspace } from '../../container/testbed/index.js';
 import { REDACT_PATHS, type Logger } from '../../src/log.js';
 
 interface Teardown { teardown(fn: () => unknown): void }
@@ -61,4 +62,15 @@ export async function cliSession(ws: Workspace, dir: string, prompt: string, env
   const mine = list.find((s) => s.directory === dir);
   if (!mine) throw new Error(`no session in ${dir} after opencode run`);
   return mine.id;
+}
+
+/** The last test of a file: no live process of the workspace user, then a clean teardown. */
+export async function expectNothingLeft(t: Test, ws: Workspace, timeoutMs = 15_000): Promise<void> {
+  await waitFor('no live process of the workspace user', async () => {
+    const ps = await run(['ps', '-u', ws.user, '-o', 'stat=,args=']);
+    return ps.stdout.split('\n').filter((l) => l.trim() && !l.trim().startsWith('Z')).length === 0;
+  }, { timeoutMs });
+  t.pass('none');
+  await ws.close();
+  t.same(ws.leftovers(), []);
 }
