@@ -10,7 +10,7 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import { createWorkspace, run, type RunResult } from '../container/testbed/index.js';
 import { createBroker, type Broker } from '../src/index.js';
-import { readEvents, startDaemon } from './helpers/daemon.js';
+import { readEvents, startDaemon, ending } from './helpers/daemon.js';
 import { configFile } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'badin' });
@@ -148,7 +148,7 @@ t.test('session directories with metacharacters, line breaks and unicode are use
     const gw = await res.json() as { id: string; directory: string; title: string };
     t.same([gw.directory, gw.title], [dir, title], 'gateway: directory and title as given');
     const events = await readEvents(await post(`/v1/workspaces/${W}/sessions/${gw.id}/messages`, { text: `in ${dir}` }));
-    t.same(events.at(-1), { event: 'done', data: { sessionID: gw.id, text: reply(`in ${dir}`) } }, `gateway: a reply in ${what}`);
+    t.same(ending(events), { event: 'done', data: { sessionID: gw.id, text: reply(`in ${dir}`) } }, `gateway: a reply in ${what}`);
     if (i === 1) {
       const r = await warren(['chat', W, '--config', cliConfig, '--directory', dir, '--', `in ${dir}`]);
       t.equal(r.code, 0, r.stderr);
@@ -173,7 +173,7 @@ t.test('message text round-trips exactly through every door', async (t) => {
       t.equal(deltas.join(''), reply(text), 'library: the streamed deltas too');
     }
     const events = await readEvents(await post(`/v1/workspaces/${W}/sessions/${gw.id}/messages`, { text }));
-    t.same(events.at(-1), { event: 'done', data: { sessionID: gw.id, text: reply(text) } }, `gateway: ${what}`);
+    t.same(ending(events), { event: 'done', data: { sessionID: gw.id, text: reply(text) } }, `gateway: ${what}`);
     t.equal(events.filter((e) => e.event === 'text').map((e) => e.data.delta).join(''), reply(text), 'gateway: the text events too');
     const cli = await warren(['chat', W, '--config', cliConfig, '--session', gw.id, '--', text]);
     t.equal(cli.code, 0, cli.stderr);
@@ -182,7 +182,7 @@ t.test('message text round-trips exactly through every door', async (t) => {
   // NUL: text never meets a shell, so both doors carry it to the model and back (argv cannot hold it).
   t.equal((await broker.sendMessage(W, lib.id, { text: 'a\0b' })).text, 'echo: a\0b', 'library: NUL round-trips');
   const nul = await readEvents(await post(`/v1/workspaces/${W}/sessions/${gw.id}/messages`, { text: 'a\0b' }));
-  t.same(nul.at(-1), { event: 'done', data: { sessionID: gw.id, text: 'echo: a\0b' } }, 'gateway: NUL round-trips');
+  t.same(ending(nul), { event: 'done', data: { sessionID: gw.id, text: 'echo: a\0b' } }, 'gateway: NUL round-trips');
   for (const text of ['', '   ', '\n\t']) {
     await gatewayRefuses(t, await post(`/v1/workspaces/${W}/sessions/${gw.id}/messages`, { text }), ['WARREN_ERR_BAD_REQUEST'], `gateway: blank ${JSON.stringify(text)}`);
     oneLineError(t, await warren(['chat', W, '--config', cliConfig, '--session', gw.id, '--', text]), `warren chat: blank ${JSON.stringify(text)}`);
@@ -194,7 +194,7 @@ t.test('message text round-trips exactly through every door', async (t) => {
 t.test('afterwards: the daemon is healthy and the workspace has nothing left of it', async (t) => {
   const s = await (await post(`/v1/workspaces/${W}/sessions`, {})).json() as { id: string };
   const events = await readEvents(await post(`/v1/workspaces/${W}/sessions/${s.id}/messages`, { text: 'still fine' }));
-  t.same(events.at(-1)?.data, { sessionID: s.id, text: 'echo: still fine' });
+  t.same(ending(events), { event: 'done', data: { sessionID: s.id, text: 'echo: still fine' } });
   const ps = await ws.runInside(['ps', '-eo', 'args']);
   t.notMatch(ps.stdout, /touch|warren-canary/, 'no injected process in the workspace');
   await noCommandRan(t);

@@ -6,7 +6,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import { createWorkspace, run, runOk, waitFor } from '../container/testbed/index.js';
 import { callServer } from '../src/opencode/api.js';
-import { readEvents, startDaemon } from './helpers/daemon.js';
+import { readEvents, startDaemon, ending } from './helpers/daemon.js';
 import { cliSession, historyOf, runtimeFor, expectNothingLeft } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'hostfaults' });
@@ -92,7 +92,7 @@ t.test('the daemon killed -9 mid-stream and started again: it adopts the server,
   await waitFor('the interrupted reply to be complete in the history', async () => (await historyOf(ws, s.id)).some((m) => m.text === `echo: ${prompt}`), { timeoutMs: 60_000 });
   const started = Date.now();
   const events = await readEvents(await post(second, `/sessions/${s.id}/messages`, { text: 'after the restart' }));
-  t.same(events.at(-1), { event: 'done', data: { sessionID: s.id, text: 'echo: after the restart' } }, 'a message on the old session works');
+  t.same(ending(events), { event: 'done', data: { sessionID: s.id, text: 'echo: after the restart' } }, 'a message on the old session works');
   t.ok(Date.now() - started < 30_000, `in ${Date.now() - started} ms`);
   t.equal(await serverCount(), 1, 'still exactly one opencode server');
   const history = await historyOf(ws, s.id);

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { createOpencodeClient } from '@opencode-ai/sdk/v2/client';
 import { createWorkspaces, waitFor } from '../container/testbed/index.js';
 import { cliSession, historyOf } from './helpers/runtime.js';
-import { readEvents, startDaemon } from './helpers/daemon.js';
+import { readEvents, startDaemon, ending } from './helpers/daemon.js';
 
 const [alpha, beta] = await createWorkspaces(2, { namePrefix: 'gw' });
 t.teardown(() => Promise.all([alpha!.close(), beta!.close()]));
@@ -196,5 +196,5 @@ t.test('tool events stream when the model calls a tool', async (t) => {
   t.ok(tools.length > 0, 'tool events arrived');
   t.ok(tools.every((x) => x.name === 'read'), 'for the read tool');
   t.equal(tools.at(-1)?.status, 'completed', 'ending completed');
-  t.same(events.at(-1), { event: 'done', data: { sessionID: s.id, text: `echo: ${text}` } }, 'then the reply');
+  t.same(ending(events), { event: 'done', data: { sessionID: s.id, text: `echo: ${text}` } }, 'then the reply');
 });

@@ -95,3 +95,15 @@ export async function expectMemorySettled(t: { comment(...m: unknown[]): void; p
   t.comment(`daemon RSS ${Math.round(before / 1048576)} MiB before, ${Math.round(after / 1048576)} MiB after`);
   t.pass('RSS grew by less than 64 MiB');
 }
+
+/**
+ * A stream's last event, to compare whole: its SSE id left out, and `done`'s messageID
+ * checked to be one (msg_…) and left out; a wrong one stays in, to show in the diff.
+ */
+export function ending(events: Array<{ event: string; data: Record<string, unknown> }>): { event: string; data: Record<string, unknown> } {
+  const last = events.at(-1);
+  if (!last) return { event: 'none', data: {} };
+  const { messageID, ...data } = last.data;
+  if (last.event === 'done' && !/^msg_[0-9a-zA-Z]+$/.test(String(messageID))) data.messageID = messageID;
+  return { event: last.event, data };
+}
