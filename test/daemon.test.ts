@@ -4,7 +4,7 @@
 import t from 'tap';
 import fs from 'node:fs';
 import { createWorkspaces, run, waitFor } from '../container/testbed/index.js';
-import { readEvents, startDaemon } from './helpers/daemon.js';
+import { ending, readEvents, startDaemon } from './helpers/daemon.js';
 
 const [one, two, three] = await createWorkspaces(3, { namePrefix: 'dm' });
 t.teardown(() => Promise.all([one!.close(), two!.close(), three!.close()]));
@@ -63,7 +63,7 @@ t.test('SIGHUP adds and removes workspaces; a live stream on another is not dist
   t.equal(after.workspaces.find((w) => w.name === one!.name)?.tunnel.since, linkBefore, "one's link was not touched");
   t.equal((await fetch(`${d.base}/v1/workspaces/${two!.name}/sessions`, { headers: d.headers() })).status, 404, 'two is gone');
   const all = await events;
-  t.same(all.at(-1), { event: "done", data: { sessionID: s.id, text: `echo: ${prompt.trim()}` } }, "the stream on one finished whole");
+  t.same(ending(all), { event: "done", data: { sessionID: s.id, text: `echo: ${prompt.trim()}` } }, "the stream on one finished whole");
   t.notOk(all.some((e) => e.event === 'error'));
   await waitFor('three up', async () => {
     const r = await (await fetch(`${d.base}/v1/workspaces`, { headers: d.headers() })).json() as { workspaces: Array<{ name: string; tunnel: { state: string } }> };

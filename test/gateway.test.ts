@@ -100,7 +100,7 @@ t.test('the message stream resumes a session made by the interactive CLI elsewhe
   const deltas = events.filter((e) => e.event === 'text').map((e) => String(e.data.delta));
   const done = events.at(-1);
   t.equal(done?.event, 'done', 'ends with done');
-  t.same(done?.data, { sessionID: id, text: 'echo: through the gateway' });
+  t.same(ending(events), { event: 'done', data: { sessionID: id, text: 'echo: through the gateway' } });
   t.equal(deltas.join(''), 'echo: through the gateway', 'text events add up to the reply');
   t.notOk(events.some((e) => e.event === 'error'));
   const history = await historyOf(alpha!, id);
