@@ -7,7 +7,7 @@ import { Link } from '../ssh/link.js';
 import type { Semaphore } from '../ssh/semaphore.js';
 import type { Transport } from '../ssh/transport.js';
 import { randomUUID } from 'node:crypto';
-import { InvalidDirectoryError, SessionBusyError } from '../errors.js';
+import { ChatTimeoutError, InvalidDirectoryError, SessionBusyError } from '../errors.js';
 import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from '../opencode/across-drops.js';
 import { callServer } from '../opencode/api.js';
 import { sendMessage, type ChatOptions, type ChatResult, type StepHook } from '../opencode/chat.js';
@@ -94,8 +94,11 @@ export class WorkspaceRuntime {
   }
 
   /** Waits and retries across link drops for calls that are not part of a message run. */
-  private budget(deadlineMs = 2 * RECONNECT_WAIT_MS, reconnectWaitMs = RECONNECT_WAIT_MS): DropBudget {
-    return { link: this.link, server: this.server, logger: this.log.child({ ws: this.name }), reconnectWaitMs, deadline: Date.now() + deadlineMs };
+  private budget(deadlineMs = 2 * RECONNECT_WAIT_MS, reconnectWaitMs = RECONNECT_WAIT_MS, deadlineError?: () => Error): DropBudget {
+    return {
+      link: this.link, server: this.server, logger: this.log.child({ ws: this.name }), reconnectWaitMs, deadline: Date.now() + deadlineMs,
+      ...(deadlineError ? { deadlineError } : {}),
+    };
   }
 
   /** Finds the session, importing it if the server does not know it; a lookup first on every try. */
@@ -150,7 +153,8 @@ export class WorkspaceRuntime {
     if (this.answering.has(sessionID)) throw new SessionBusyError(this.name, sessionID);
     this.answering.add(sessionID);
     try {
-      const budget = this.budget(o.deadlineMs ?? 600_000, o.reconnectWaitMs ?? RECONNECT_WAIT_MS);
+      const deadlineMs = o.deadlineMs ?? 600_000;
+      const budget = this.budget(deadlineMs, o.reconnectWaitMs ?? RECONNECT_WAIT_MS, () => new ChatTimeoutError(this.name, sessionID, deadlineMs));
       const located = known && known.id === sessionID ? { session: known, imported: false } : await this.locate(sessionID, budget);
       const result = await sendMessage(this.ctx, { ...o, sessionID, directory: located.session.directory });
       return { ...result, imported: located.imported };

@@ -28,6 +28,8 @@ export interface DropBudget {
   reconnectWaitMs: number;
   /** No wait or retry goes past this (epoch ms). */
   deadline: number;
+  /** The error for a wait cut short by the deadline (a message's: CHAT_TIMEOUT); default the wait's own. */
+  deadlineError?: () => Error;
 }
 
 export type Fault = 'link' | 'server-gone' | 'other';
@@ -47,8 +49,12 @@ export function faultOf(err: unknown, link: Link, connection: number): Fault {
 export async function waitForLink(b: DropBudget, cause: unknown): Promise<void> {
   if (b.link.state === 'up') return;
   const left = b.deadline - Date.now();
-  if (left <= 0) throw cause;
-  await b.link.waitForUp(Math.min(b.reconnectWaitMs, left));
+  if (left <= 0) throw b.deadlineError?.() ?? cause;
+  if (left >= b.reconnectWaitMs) return b.link.waitForUp(b.reconnectWaitMs);
+  // The deadline comes first: running out of it is the run's timeout, not the link's.
+  await b.link.waitForUp(left).catch((err: unknown) => {
+    throw isWarrenError(err) && err.code === 'WARREN_ERR_WAIT_UP_TIMEOUT' ? b.deadlineError?.() ?? err : err;
+  });
 }
 
 export interface StepOptions {

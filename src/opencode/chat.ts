@@ -89,6 +89,7 @@ const PREPARE_MS = 60_000;
 const ABORT_MS = 6_000;
 /** A stream that broke with link and server fine (opencode disposed its instance, say): resubscribe this often at most. */
 const MAX_QUIET_BREAKS = 5;
+const MAX_SUBSCRIBE_TRIES = 3;
 
 export async function sendMessage(ctx: ChatContext, o: ChatOptions): Promise<ChatResult> {
   return new ChatRun(ctx, o).go();
@@ -124,6 +125,7 @@ class ChatRun {
     this.budget = {
       link: ctx.link, server: ctx.server, logger: this.log,
       reconnectWaitMs: o.reconnectWaitMs ?? RECONNECT_WAIT_MS, deadline: Date.now() + (o.deadlineMs ?? 600_000),
+      deadlineError: () => new ChatTimeoutError(ctx.workspace, o.sessionID, o.deadlineMs ?? 600_000),
     };
     this.reply = new ReplyAssembler(o.sessionID, this.messageID, {
       delta: (text) => o.onDelta?.(text),
@@ -229,9 +231,24 @@ class ChatRun {
 
   // ---- the event stream ----
 
-  /** Opens /event for the session's directory; resolves once the server confirmed it. */
+  /**
+   * Opens /event for the session's directory; resolves once the server confirmed it.
+   * A stream the server closed while it still listens (it disposed the directory's
+   * instance, say) is opened again, a few times.
+   */
   private async subscribe(): Promise<void> {
     await this.ctx.onStep?.('subscribe');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.subscribeOnce();
+      } catch (err) {
+        if (!isWarrenError(err) || err.code !== 'WARREN_ERR_CHANNEL_FAILED' || attempt >= MAX_SUBSCRIBE_TRIES || this.failure) throw err;
+        this.log.warn({ err: err.message, attempt }, 'the event stream closed as it opened; opening it again');
+      }
+    }
+  }
+
+  private async subscribeOnce(): Promise<void> {
     this.stream?.abort();
     const ac = new AbortController();
     this.stream = ac;
