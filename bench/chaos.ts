@@ -37,6 +37,8 @@ import type { Logger } from '../src/log.js';
 export type FaultKind = 'sshd-kill' | 'freeze' | 'veth-down' | 'opencode-kill';
 export type Directive = 'model-slow' | 'model-error' | 'model-hang';
 const FAULT_KINDS: readonly FaultKind[] = ['sshd-kill', 'freeze', 'veth-down', 'opencode-kill'];
+/** The faults that heal: the link drops and comes back, opencode and the model go on. */
+const TRANSPORT_FAULTS: readonly string[] = ['sshd-kill', 'freeze', 'veth-down'];
 
 export interface ChaosOptions {
   messages: number;
@@ -439,6 +441,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       for (const f of r.faults.size ? r.faults : new Set(['none'])) {
         byFault[f] ??= emptyOutcomes();
         byFault[f]![r.outcome]++;
+      }
+      // Messages whose every fault was one that heals: they must all be ok.
+      if (r.faults.size && [...r.faults].every((f) => TRANSPORT_FAULTS.includes(f))) {
+        byFault['transport only'] ??= emptyOutcomes();
+        byFault['transport only']![r.outcome]++;
       }
     }
     return {
