@@ -39,6 +39,10 @@ export type OpencodeErrorCode =
   | 'WARREN_ERR_CHAT_TIMEOUT'
   | 'WARREN_ERR_CHAT_ABORTED'
   | 'WARREN_ERR_SESSION_BUSY'
+  | 'WARREN_ERR_ABORTED'
+  | 'WARREN_ERR_MESSAGE_ID'
+  | 'WARREN_ERR_MESSAGE_NOT_FOUND'
+  | 'WARREN_ERR_RUN_FINISHED'
   | BrokerErrorCode;
 
 /** Codes of the broker, the gateway and the daemon. */
@@ -187,6 +191,14 @@ export class ChannelFailedError extends WarrenError {
   }
 }
 
+/**
+ * The server closed a connection under a request while it still listens: a pooled
+ * keep-alive connection it had just let go, say. Safe steps run again at once.
+ */
+export class ConnectionClosedError extends ChannelFailedError {
+  readonly closedByServer = true;
+}
+
 export class ExecTimeoutError extends WarrenError {
   constructor(workspace: string, command: string, ms: number) {
     super('WARREN_ERR_EXEC_TIMEOUT', `${command} in workspace ${workspace} did not finish within ${ms} ms; it was killed`);
@@ -300,6 +312,33 @@ export class ChatAbortedError extends WarrenError {
 export class SessionBusyError extends WarrenError {
   constructor(workspace: string, session: string) {
     super('WARREN_ERR_SESSION_BUSY', `session ${session} in workspace ${workspace} is still answering a message; send the next one when that reply is done`);
+  }
+}
+
+/** Someone asked for the run to end (the gateway's abort route). */
+export class AbortedError extends WarrenError {
+  constructor(workspace: string, session: string) {
+    super('WARREN_ERR_ABORTED', `the run in session ${session} (workspace ${workspace}) was aborted on request`);
+  }
+}
+
+export class InvalidMessageIdError extends WarrenError {
+  constructor(id: string) {
+    const shown = JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id);
+    super('WARREN_ERR_MESSAGE_ID', `${shown} is not an OpenCode message id (msg_ followed by 26 letters and digits)`, { exitCode: 2 });
+  }
+}
+
+/** Neither a run warren holds nor a message in the session's history. */
+export class MessageNotFoundError extends WarrenError {
+  constructor(workspace: string, session: string, message: string) {
+    super('WARREN_ERR_MESSAGE_NOT_FOUND', `message ${message} is not a run warren holds nor in the history of session ${session} (workspace ${workspace})`);
+  }
+}
+
+export class RunFinishedError extends WarrenError {
+  constructor(message: string) {
+    super('WARREN_ERR_RUN_FINISHED', `the run of message ${message} has already ended; there is nothing to abort`);
   }
 }
 

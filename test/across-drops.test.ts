@@ -4,7 +4,7 @@
 // and opencode is in faults-steps.test.ts.
 import t from 'tap';
 import { acrossDrops, faultOf, waitForLink, type DropBudget } from '../src/opencode/across-drops.js';
-import { LinkDownError, LinkLostError, ServerGoneError, ServerHttpError, WaitUpTimeoutError, WarrenError } from '../src/errors.js';
+import { ConnectionClosedError, LinkDownError, LinkLostError, ServerGoneError, ServerHttpError, WaitUpTimeoutError, WarrenError } from '../src/errors.js';
 import type { Link } from '../src/ssh/link.js';
 import type { OpencodeServer } from '../src/opencode/server.js';
 import { silentLogger } from '../src/log.js';
@@ -79,6 +79,19 @@ t.test('other failures are not retried; a dead server is started again once, onl
   const stop = new WarrenError('WARREN_ERR_CHAT_ABORTED', 'aborted');
   await t.rejects(acrossDrops(budget(link), 'a step', async () => { runs++; link.state = 'down'; throw new LinkLostError('alpha', 'x'); }, { stopped: () => stop }), stop, 'a stopped run is not retried');
   t.equal(runs, 1);
+});
+
+t.test('a connection opencode closed while it still listens (a stale keep-alive) runs the step again at once, twice at most', async (t) => {
+  const link = fakeLink();
+  let runs = 0;
+  t.equal(await acrossDrops(budget(link), 'a step', async () => {
+    if (++runs < 3) throw new ConnectionClosedError('alpha', 'GET /x', 'other side closed');
+    return 'done';
+  }), 'done');
+  t.equal(runs, 3);
+  runs = 0;
+  await t.rejects(acrossDrops(budget(link), 'a step', async () => { runs++; throw new ConnectionClosedError('alpha', 'GET /x', 'other side closed'); }), { code: 'WARREN_ERR_CHANNEL_FAILED' });
+  t.equal(runs, 3, 'then it is an error');
 });
 
 t.test('a drop that outlasts the reconnect wait ends in WAIT_UP_TIMEOUT; one that outlasts the deadline in the run\'s own timeout', async (t) => {

@@ -10,7 +10,9 @@ import type { ChatOptions, ChatResult } from '../opencode/chat.js';
 import type { SessionInfo } from '../opencode/locate.js';
 import type { SessionRow } from '../opencode/sessions.js';
 import { Semaphore, defaultHandshakeLimiter } from '../ssh/semaphore.js';
+import path from 'node:path';
 import { UnknownWorkspaceError } from '../errors.js';
+import { MessageRuns } from './message-runs.js';
 import { RECONNECT_WAIT_MS } from '../opencode/across-drops.js';
 import { warrenVersion } from '../version.js';
 import { opencodeStatus, tunnelStatus, type BrokerStatus, type MessageStats, type WorkspaceStatus } from './status.js';
@@ -21,6 +23,8 @@ export interface BrokerOptions {
   handshakeLimiter?: Semaphore;
   /** Shown in status: where the gateway listens, if there is one. */
   gateway?: string | null;
+  /** Where Idempotency-Keys are kept across restarts (idempotency.json); none: in memory only. */
+  stateDir?: string | null;
 }
 
 export interface ReloadResult { added: string[]; removed: string[]; changed: string[]; unchanged: string[] }
@@ -34,9 +38,12 @@ export class Broker {
   private readonly startedAt = new Date().toISOString();
   private gatewayValue: string | null;
   private closed = false;
+  /** Message runs: started once, owned by warren, found again by id or Idempotency-Key. */
+  readonly messages: MessageRuns;
 
   constructor(config: WarrenConfig, o: BrokerOptions = {}) {
     this.log = o.logger ?? silentLogger;
+    this.messages = new MessageRuns(this, { idempotencyFile: o.stateDir ? path.join(o.stateDir, 'idempotency.json') : null, logger: this.log });
     this.limiter = o.handshakeLimiter ?? defaultHandshakeLimiter;
     this.gatewayValue = o.gateway ?? null;
     for (const ws of config.workspaces.values()) this.add(ws);

@@ -5,10 +5,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-export function defaultTokenFile(): string {
-  if (process.getuid?.() === 0) return '/var/lib/warren/token';
+/** Where the daemon keeps what outlives it: /var/lib/warren as root, else $XDG_STATE_HOME/warren. */
+export function defaultStateDir(): string {
+  if (process.getuid?.() === 0) return '/var/lib/warren';
   const state = process.env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state');
-  return path.join(state, 'warren', 'token');
+  return path.join(state, 'warren');
+}
+
+export function defaultTokenFile(): string {
+  return path.join(defaultStateDir(), 'token');
 }
 
 export interface Token { value: string; file: string | null; generated: boolean }

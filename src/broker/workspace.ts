@@ -11,6 +11,7 @@ import { ChatTimeoutError, InvalidDirectoryError, SessionBusyError } from '../er
 import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from '../opencode/across-drops.js';
 import { callServer } from '../opencode/api.js';
 import { sendMessage, type ChatOptions, type ChatResult, type StepHook } from '../opencode/chat.js';
+import { outcomeOf, readHistory, sessionBusy, type Outcome } from '../opencode/history.js';
 import { checkSessionId, locateSession, type Located, type SessionInfo } from '../opencode/locate.js';
 import { OpencodeServer } from '../opencode/server.js';
 import { listSessions, type SessionRow } from '../opencode/sessions.js';
@@ -161,6 +162,17 @@ export class WorkspaceRuntime {
     } finally {
       this.answering.delete(sessionID);
     }
+  }
+
+  /** What the session's history says of a message: not there, being answered, or answered. */
+  async messageOutcome(sessionID: string, messageID: string): Promise<{ session: SessionInfo; outcome: Outcome }> {
+    const located = await this.locate(sessionID);
+    const dir = located.session.directory;
+    return acrossDrops(this.budget(), 'reading the history', async () => {
+      await this.server.ensureRunning();
+      const [entries, busy] = await Promise.all([readHistory(this.server, sessionID, dir), sessionBusy(this.server, sessionID, dir)]);
+      return { session: located.session, outcome: outcomeOf(entries, sessionID, messageID, busy) };
+    }, { restartServer: true });
   }
 
   async close(o: { stopServer: boolean }): Promise<void> {

@@ -61,6 +61,8 @@ export interface GatewayConfig {
   token: string | null;
   /** Absolute path of the file holding the token. Default null. */
   tokenFile: string | null;
+  /** Absolute directory for what the gateway keeps across restarts (idempotency keys). Default null: /var/lib/warren as root, else $XDG_STATE_HOME/warren. */
+  stateDir: string | null;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -85,6 +87,6 @@ export const DEFAULTS = {
   importFrom: [] as readonly string[],
   opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000 } as Readonly<OpencodeConfig>,
   keepalive: { intervalMs: 1000, timeoutMs: 1800 } as Readonly<KeepaliveConfig>,
-  gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null } as Readonly<GatewayConfig>,
+  gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null } as Readonly<GatewayConfig>,
   logLevel: 'info' as LogLevel,
 } as const;

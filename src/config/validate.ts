@@ -21,7 +21,7 @@ const TOP_KEYS = ['workspaces', 'gateway', 'logLevel', '$schema'];
 const WORKSPACE_KEYS = ['host', 'port', 'user', 'privateKeyPath', 'hostKeyFingerprint', 'importFrom', 'transport', 'opencode', 'keepalive'];
 const OPENCODE_KEYS = ['port', 'command', 'idleTimeoutMs', 'startTimeoutMs'];
 const KEEPALIVE_KEYS = ['intervalMs', 'timeoutMs'];
-const GATEWAY_KEYS = ['listen', 'token', 'tokenFile'];
+const GATEWAY_KEYS = ['listen', 'token', 'tokenFile', 'stateDir'];
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
@@ -382,6 +382,12 @@ function gatewayOf(v: unknown, at: At): GatewayConfig {
     const s = oneLine(string(tokenFile, [...at, 'tokenFile'], 'an absolute file path'), [...at, 'tokenFile']);
     if (!path.isAbsolute(s)) fail([...at, 'tokenFile'], 'must be an absolute path');
     out.tokenFile = s;
+  }
+  const stateDir = get(g, 'stateDir');
+  if (stateDir !== undefined && stateDir !== null) {
+    const s = oneLine(string(stateDir, [...at, 'stateDir'], 'an absolute directory path'), [...at, 'stateDir']);
+    if (!path.isAbsolute(s)) fail([...at, 'stateDir'], 'must be an absolute path');
+    out.stateDir = s;
   }
   return out;
 }

@@ -11,7 +11,7 @@
 // another connection, met a drop.
 import type { Logger } from '../log.js';
 import type { Link } from '../ssh/link.js';
-import { isWarrenError } from '../errors.js';
+import { ConnectionClosedError, isWarrenError } from '../errors.js';
 import type { OpencodeServer } from './server.js';
 
 /** How long one drop may take to heal before a message gives up on it. */
@@ -19,6 +19,8 @@ export const RECONNECT_WAIT_MS = 30_000;
 
 /** A drop per attempt: a link that flaps faster than this is not healing. */
 const MAX_ATTEMPTS = 12;
+/** Connections the server closed under a step while it still listened, retried at once. */
+const MAX_CLOSED = 2;
 
 export interface DropBudget {
   link: Link;
@@ -71,6 +73,7 @@ export interface StepOptions {
 /** Runs `step`, again after each link drop that heals in time. */
 export async function acrossDrops<T>(b: DropBudget, what: string, step: () => Promise<T>, o: StepOptions = {}): Promise<T> {
   let restarted = false;
+  let closed = 0;
   for (let attempt = 1; ; attempt++) {
     const connection = b.link.connection;
     try {
@@ -79,6 +82,10 @@ export async function acrossDrops<T>(b: DropBudget, what: string, step: () => Pr
       const stop = o.stopped?.();
       if (stop) throw stop;
       const fault = faultOf(err, b.link, connection);
+      if (fault === 'other' && err instanceof ConnectionClosedError && closed++ < MAX_CLOSED) {
+        b.logger.warn({ step: what, err: err.message }, 'opencode closed a connection under a step; running it again');
+        continue;
+      }
       if (fault === 'link' && attempt < MAX_ATTEMPTS) {
         b.logger.warn({ step: what, err: (err as Error).message, attempt }, 'the link dropped during a step; waiting for it to run the step again');
         await waitForLink(b, err);

@@ -2,7 +2,7 @@
 // out, the server's password, a deadline on every call, and failures mapped to
 // warren's errors (a refused channel means the server is gone).
 import { request } from 'undici';
-import { ChannelFailedError, isWarrenError, LinkLostError, ServerGoneError, ServerHttpError, type WarrenError } from '../errors.js';
+import { ChannelFailedError, ConnectionClosedError, isWarrenError, LinkLostError, ServerGoneError, ServerHttpError, type WarrenError } from '../errors.js';
 import type { OpencodeServer } from './server.js';
 
 export interface CallOptions {
@@ -82,6 +82,7 @@ export async function brokenCall(server: OpencodeServer, origin: CallOrigin, err
     const there = await server.stillThere().catch((e: unknown) => e);
     if (there === false) return new ServerGoneError(server.workspace);
     if (there !== true) return brokenCall(server, origin, there, what);
+    return new ConnectionClosedError(server.workspace, what, (err as Error).message);
   }
   // undici's other errors (a timeout, say): callers get a code.
   return new ChannelFailedError(server.workspace, what, (err as Error).message);

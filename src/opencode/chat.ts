@@ -53,7 +53,14 @@ export interface ChatOptions {
   text: string;
   onDelta?: (text: string) => void;
   onTool?: (t: ToolEvent) => void;
-  /** The caller went away: abort the run. */
+  /** The message's id (newMessageId()), when the caller needs it before the run starts. */
+  messageID?: string;
+  /**
+   * The prompt was sent earlier (by a daemon that has since restarted): follow its
+   * reply without sending anything. The message must be in the session's history.
+   */
+  follow?: boolean;
+  /** Aborts the run: with a WarrenError as the reason, that is the run's error; else CHAT_ABORTED. */
   signal?: AbortSignal;
   /** No event at all, heartbeats included, for this long: error. Default 30 s (opencode beats every 10 s). */
   heartbeatTimeoutMs?: number;
@@ -89,14 +96,13 @@ const PREPARE_MS = 60_000;
 const ABORT_MS = 6_000;
 /** A stream that broke with link and server fine (opencode disposed its instance, say): resubscribe this often at most. */
 const MAX_QUIET_BREAKS = 5;
-const MAX_SUBSCRIBE_TRIES = 3;
 
 export async function sendMessage(ctx: ChatContext, o: ChatOptions): Promise<ChatResult> {
   return new ChatRun(ctx, o).go();
 }
 
 class ChatRun {
-  private readonly messageID = newMessageId();
+  private readonly messageID: string;
   private readonly reply: ReplyAssembler;
   private readonly budget: DropBudget;
   private readonly log: Logger;
@@ -119,6 +125,8 @@ class ChatRun {
   private rejectFailed!: (e: Error) => void;
 
   constructor(private readonly ctx: ChatContext, private readonly o: ChatOptions) {
+    this.messageID = o.messageID ?? newMessageId();
+    if (o.follow) this.prompted = 'yes';
     this.hb = o.heartbeatTimeoutMs ?? 30_000;
     this.progress = o.progressTimeoutMs ?? 120_000;
     this.log = ctx.logger.child({ ws: ctx.workspace, session: o.sessionID, message: this.messageID });
@@ -138,10 +146,11 @@ class ChatRun {
   async go(): Promise<ChatResult> {
     const release = this.ctx.server.acquire();
     const watchdog = setInterval(() => this.check(), 250);
-    const onAbort = () => this.fail(new ChatAbortedError(this.ctx.workspace, this.o.sessionID));
+    const aborted = () => (isWarrenError(this.o.signal?.reason) ? this.o.signal.reason : new ChatAbortedError(this.ctx.workspace, this.o.sessionID));
+    const onAbort = () => this.fail(aborted());
     this.o.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      if (this.o.signal?.aborted) throw new ChatAbortedError(this.ctx.workspace, this.o.sessionID);
+      if (this.o.signal?.aborted) throw aborted();
       await this.sync();
       while (await this.next() === 'broken') await this.recover();
       this.setState('reconciling');
@@ -231,24 +240,9 @@ class ChatRun {
 
   // ---- the event stream ----
 
-  /**
-   * Opens /event for the session's directory; resolves once the server confirmed it.
-   * A stream the server closed while it still listens (it disposed the directory's
-   * instance, say) is opened again, a few times.
-   */
+  /** Opens /event for the session's directory; resolves once the server confirmed it. */
   private async subscribe(): Promise<void> {
     await this.ctx.onStep?.('subscribe');
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.subscribeOnce();
-      } catch (err) {
-        if (!isWarrenError(err) || err.code !== 'WARREN_ERR_CHANNEL_FAILED' || attempt >= MAX_SUBSCRIBE_TRIES || this.failure) throw err;
-        this.log.warn({ err: err.message, attempt }, 'the event stream closed as it opened; opening it again');
-      }
-    }
-  }
-
-  private async subscribeOnce(): Promise<void> {
     this.stream?.abort();
     const ac = new AbortController();
     this.stream = ac;

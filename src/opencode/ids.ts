@@ -8,6 +8,12 @@ export function isSessionId(s: string): boolean {
   return SESSION_ID.test(s);
 }
 
+const MESSAGE_ID = /^msg_[0-9a-f]{12}[0-9A-Za-z]{14}$/;
+
+export function isMessageId(s: string): boolean {
+  return MESSAGE_ID.test(s);
+}
+
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 let lastTime = 0;
 let counter = 0;

@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { Broker } from '../../broker/broker.js';
 import { startControl, type ControlServer } from '../../broker/control.js';
 import { defaultSocketPath } from '../../broker/control-path.js';
-import { resolveToken } from '../../broker/token.js';
+import { defaultStateDir, resolveToken } from '../../broker/token.js';
 import { defaultConfigPath, loadConfig } from '../../config/index.js';
 import { UsageError } from '../../errors.js';
 import { startGateway, type Gateway } from '../../http/gateway/server.js';
@@ -29,7 +29,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   else if (token.file) logger.info({ tokenFile: token.file }, 'using the gateway token from its file');
   if (token.value.length < 16) logger.warn('the gateway token is shorter than 16 characters: anyone who can reach the gateway may guess it; use a long random one');
 
-  const broker = new Broker(config, { logger });
+  const broker = new Broker(config, { logger, stateDir: config.gateway.stateDir ?? defaultStateDir() });
   let control: ControlServer | undefined;
   let gateway: Gateway | undefined;
   try {

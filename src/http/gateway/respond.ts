@@ -36,6 +36,9 @@ const STATUS_OF: Record<string, number> = {
   WARREN_ERR_DB_LOCKED: 503,
   WARREN_ERR_CHAT_TIMEOUT: 504,
   WARREN_ERR_SESSION_BUSY: 409,
+  WARREN_ERR_RUN_FINISHED: 409,
+  WARREN_ERR_MESSAGE_ID: 400,
+  WARREN_ERR_MESSAGE_NOT_FOUND: 404,
 };
 
 export function statusFor(err: unknown): number {

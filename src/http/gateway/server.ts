@@ -3,7 +3,9 @@
 //   GET  /v1/workspaces                              status of each workspace
 //   GET  /v1/workspaces/:ws/sessions                 every session
 //   POST /v1/workspaces/:ws/sessions                 create {directory?, title?}
-//   POST /v1/workspaces/:ws/sessions/:id/messages    {text} -> event stream
+//   POST /v1/workspaces/:ws/sessions/:id/messages    {text} -> the run's event stream
+//   GET  .../sessions/:id/messages/:msg/events       replay and follow a run
+//   POST .../sessions/:id/messages/:msg/abort        end a run
 //   ANY  /v1/workspaces/:ws/opencode/*               pass-through to opencode
 //   GET  /metrics                                    Prometheus text
 // A workspace whose tunnel is down answers 503 at once; nothing waits on it.
@@ -15,7 +17,7 @@ import { renderMetrics } from '../../broker/metrics.js';
 import { LinkDownError, ListenError, WarrenError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { tokenMatches } from './auth.js';
-import { postMessage } from './messages.js';
+import { getEvents, postAbort, postMessage } from './messages.js';
 import { proxy } from './proxy.js';
 import { checkSessionId } from '../../opencode/locate.js';
 import { listenPrivate, prepareSocketPath } from '../../broker/socket-file.js';
@@ -34,6 +36,7 @@ const ROUTES = {
   workspaces: /^\/v1\/workspaces\/?$/,
   sessions: new RegExp(`^/v1/workspaces/(${WS})/sessions/?$`),
   messages: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/?$`),
+  run: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/([^/]+)/(events|abort)/?$`),
   opencode: new RegExp(`^/v1/workspaces/(${WS})/opencode(/.*)?$`),
   anyWorkspace: /^\/v1\/workspaces\/([^/]+)(\/.*)?$/,
 };
@@ -111,6 +114,15 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
       checkSessionId(decodeURIComponent(m[2]!));
       requireUp(m[1]!);
       return postMessage(broker, m[1]!, decodeURIComponent(m[2]!), req, res, shutdown.signal);
+    }
+    if ((m = ROUTES.run.exec(path))) {
+      const key = { workspace: m[1]!, sessionID: decodeURIComponent(m[2]!), messageID: decodeURIComponent(m[3]!) };
+      const verb = m[4]!;
+      if (verb === 'events' && method !== 'GET') return methodNotAllowed(res, 'GET');
+      if (verb === 'abort' && method !== 'POST') return methodNotAllowed(res, 'POST');
+      broker.workspace(key.workspace);
+      requireUp(key.workspace);
+      return verb === 'events' ? getEvents(broker, key, req, res, shutdown.signal) : postAbort(broker, key, res);
     }
     if ((m = ROUTES.opencode.exec(path))) {
       // opencode's API uses these; TRACE and WebDAV's methods have no business there.
