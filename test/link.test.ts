@@ -51,6 +51,8 @@ t.test('a wrong client key: a clear auth error, and backoff instead of a hot loo
   const attempts = link.snapshot().failedAttempts;
   // Full jitter under ceilings 100, 200, 400, 800, 1600, 2000 ms: a hot loop would make hundreds.
   t.ok(attempts >= 2 && attempts <= 12, `${attempts} attempts in about 3 s`);
+  // Between two attempts (during one, on a loaded machine, the state is 'connecting').
+  await waitFor('a pause between attempts', () => link.state === 'down' || undefined, { timeoutMs: 5000, intervalMs: 10 });
   t.ok(link.snapshot().nextAttemptAt, 'status shows when the next attempt is due');
   t.notOk(states.some((s) => s.to === 'up'), 'never up');
 });

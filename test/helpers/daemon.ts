@@ -32,7 +32,8 @@ export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: st
   const socket = path.join(dir, 'warren.sock');
   const writeConfig = (list: Workspace[]) => fs.writeFileSync(configPath, JSON.stringify({
     workspaces: Object.fromEntries(list.map((w) => [w.name, { host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprint: w.hostKeyFingerprint }])),
-    gateway: { listen: `127.0.0.1:${port}`, ...(token ? { token } : { tokenFile: path.join(dir, 'token') }), ...o.gateway },
+    // Idempotency keys in the test's own directory, not the machine's /var/lib/warren.
+    gateway: { listen: `127.0.0.1:${port}`, ...(token ? { token } : { tokenFile: path.join(dir, 'token') }), stateDir: path.join(dir, 'state'), ...o.gateway },
     logLevel: 'debug',
   }));
   writeConfig(wss);
