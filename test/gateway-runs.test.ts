@@ -14,6 +14,8 @@ import { historyOf } from './helpers/runtime.js';
 const ws = await createWorkspace({ name: 'gwruns' });
 t.teardown(() => ws.close());
 let d = await startDaemon(t, [ws]);
+/** The file's own tap, for a daemon started inside a test that must outlive it. */
+const file = t;
 const stateDir = `${d.dir}/state`;
 const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i}`).join(' ');
 type Ev = Awaited<ReturnType<typeof readEvents>>[number];
@@ -99,7 +101,7 @@ t.test('the daemon killed -9 mid-run and started again: the message is answered 
   const messageID = String(first[0]?.data.messageID);
   d.child.kill('SIGKILL');
   await d.stop();
-  d = await startDaemon(t, [ws], { gateway: { stateDir } });
+  d = await startDaemon(file, [ws], { gateway: { stateDir } });
   const rest = await readEvents(await fetch(eventsUrl(id, messageID), { headers: d.headers({ 'last-event-id': '1' }) }));
   t.same(ending(rest), { event: 'done', data: { sessionID: id, text: `echo: ${prompt}` } }, 'the reply finished in the workspace; the new daemon answers done');
   t.equal(rest.at(-1)?.data.messageID, messageID);
