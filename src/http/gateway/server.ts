@@ -8,6 +8,7 @@
 //   POST .../sessions/:id/messages/:msg/abort        end a run
 //   ANY  /v1/workspaces/:ws/opencode/*               pass-through to opencode
 //   GET  /metrics                                    Prometheus text
+//   GET  /healthz                                    liveness, the one route without the token
 // A workspace whose tunnel is down answers 503 at once; nothing waits on it.
 import fs from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -33,6 +34,7 @@ export interface Gateway {
 
 const WS = '[A-Za-z0-9][A-Za-z0-9._-]{0,62}';
 const ROUTES = {
+  healthz: /^\/healthz$/,
   workspaces: /^\/v1\/workspaces\/?$/,
   sessions: new RegExp(`^/v1/workspaces/(${WS})/sessions/?$`),
   messages: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/?$`),
@@ -61,6 +63,12 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (shutdown.signal.aborted) throw new WarrenError('WARREN_ERR_SHUTTING_DOWN', 'warren is shutting down');
+    // Liveness for supervisors and load balancers: no token, and nothing in the answer
+    // but that the gateway answers (no workspaces, no versions).
+    if (ROUTES.healthz.test((req.url ?? '/').split('?')[0]!)) {
+      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      return sendJson(res, 200, { ok: true });
+    }
     if (!tokenMatches(req, o.token)) {
       res.setHeader('www-authenticate', 'Bearer realm="warren"');
       sendJson(res, 401, { error: { code: 'WARREN_ERR_UNAUTHORIZED', message: 'missing or wrong bearer token' } });
