@@ -15,7 +15,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-const STATUS_OF: Record<string, number> = {
+export const STATUS_OF: Readonly<Record<string, number>> = {
   WARREN_ERR_UNAUTHORIZED: 401,
   WARREN_ERR_UNKNOWN_WORKSPACE: 404,
   WARREN_ERR_SESSION_NOT_FOUND: 404,
@@ -41,6 +41,22 @@ const STATUS_OF: Record<string, number> = {
   WARREN_ERR_MESSAGE_NOT_FOUND: 404,
 };
 
+/**
+ * Seconds a client should wait before it tries a 503 again, sent as `Retry-After` on
+ * every 503. A tunnel that is down is answered at once and reconnects within seconds,
+ * so asking again soon costs nothing; a daemon that is draining is being restarted,
+ * and a database held by another process is not let go in a second.
+ */
+export const RETRY_AFTER_S: Readonly<Record<string, number>> = {
+  WARREN_ERR_LINK_DOWN: 1,
+  WARREN_ERR_LINK_LOST: 1,
+  WARREN_ERR_WAIT_UP_TIMEOUT: 1,
+  WARREN_ERR_SHUTTING_DOWN: 5,
+  WARREN_ERR_DB_LOCKED: 5,
+};
+/** For a 503 whose code is not in RETRY_AFTER_S. */
+export const DEFAULT_RETRY_AFTER_S = 1;
+
 export function statusFor(err: unknown): number {
   return isWarrenError(err) ? STATUS_OF[err.code] ?? 500 : 500;
 }
@@ -52,6 +68,7 @@ export function sendError(res: ServerResponse, err: unknown): void {
     res.destroy();
     return;
   }
+  if (status === 503) res.setHeader('retry-after', String(RETRY_AFTER_S[e.code] ?? DEFAULT_RETRY_AFTER_S));
   sendJson(res, status, { error: { code: e.code, message: e.message } });
 }
 

@@ -8,6 +8,8 @@
 //   POST .../sessions/:id/messages/:msg/abort        end a run
 //   ANY  /v1/workspaces/:ws/opencode/*               pass-through to opencode
 //   GET  /metrics                                    Prometheus text
+//   GET  /v1/openapi.json                            this list for machines (openapi.ts)
+//   GET  /healthz                                    liveness, the one route without the token
 // A workspace whose tunnel is down answers 503 at once; nothing waits on it.
 import fs from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -19,6 +21,7 @@ import type { Logger } from '../../log.js';
 import { tokenMatches } from './auth.js';
 import { getEvents, postAbort, postMessage } from './messages.js';
 import { proxy } from './proxy.js';
+import { openapiDocument } from './openapi.js';
 import { checkSessionId } from '../../opencode/locate.js';
 import { listenPrivate, prepareSocketPath } from '../../broker/socket-file.js';
 import { badRequest, readJson, sendError, sendJson } from './respond.js';
@@ -32,7 +35,11 @@ export interface Gateway {
 }
 
 const WS = '[A-Za-z0-9][A-Za-z0-9._-]{0,62}';
-const ROUTES = {
+/** Exported for test/openapi.test.ts, which holds them against the OpenAPI document. */
+export const ROUTES = {
+  healthz: /^\/healthz$/,
+  openapi: /^\/v1\/openapi\.json$/,
+  metrics: /^\/metrics$/,
   workspaces: /^\/v1\/workspaces\/?$/,
   sessions: new RegExp(`^/v1/workspaces/(${WS})/sessions/?$`),
   messages: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/?$`),
@@ -61,6 +68,12 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (shutdown.signal.aborted) throw new WarrenError('WARREN_ERR_SHUTTING_DOWN', 'warren is shutting down');
+    // Liveness for supervisors and load balancers: no token, and nothing in the answer
+    // but that the gateway answers (no workspaces, no versions).
+    if (ROUTES.healthz.test((req.url ?? '/').split('?')[0]!)) {
+      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      return sendJson(res, 200, { ok: true });
+    }
     if (!tokenMatches(req, o.token)) {
       res.setHeader('www-authenticate', 'Bearer realm="warren"');
       sendJson(res, 401, { error: { code: 'WARREN_ERR_UNAUTHORIZED', message: 'missing or wrong bearer token' } });
@@ -76,7 +89,11 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     const path = url.pathname;
     const method = req.method ?? 'GET';
     let m: RegExpExecArray | null;
-    if (path === '/metrics') {
+    if (ROUTES.openapi.test(path)) {
+      if (method !== 'GET') return methodNotAllowed(res, 'GET');
+      return sendJson(res, 200, openapiDocument());
+    }
+    if (ROUTES.metrics.test(path)) {
       if (method !== 'GET') return methodNotAllowed(res, 'GET');
       const text = renderMetrics(broker.status());
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
