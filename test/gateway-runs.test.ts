@@ -7,7 +7,7 @@
 // WARREN_ERR_ABORTED; an unknown message is a 404; many finished runs do not grow
 // the daemon without bound.
 import t from 'tap';
-import { createWorkspace, waitFor } from '../container/testbed/index.js';
+import { createWorkspace, run, waitFor } from '../container/testbed/index.js';
 import { ending, expectMemorySettled, readEvents, rssOf, startDaemon } from './helpers/daemon.js';
 import { historyOf } from './helpers/runtime.js';
 
@@ -156,6 +156,11 @@ t.test('200 finished runs held: the daemon\'s memory stays bounded', async (t) =
     }
   }));
   t.equal(done, 200, '200 runs finished');
+  const r = await run([process.execPath, 'dist/src/cli/main.js', 'status', '--json', '--socket', d.socket], { timeoutMs: 15_000 });
+  const status = JSON.parse(r.stdout) as { daemon?: { runs: { running: number; finished: number; finishedBytes: number } } };
+  const runs = status.daemon?.runs;
+  t.ok(runs && runs.running === 0 && runs.finished >= 200 && runs.finished <= 1000, `held: ${JSON.stringify(runs)}`);
+  t.ok(runs && runs.finishedBytes / runs.finished < 16 * 1024, `${Math.round((runs?.finishedBytes ?? 0) / (runs?.finished ?? 1))} bytes of events per finished run (a reply of about 200 characters)`);
   await expectMemorySettled(t, d, before);
 });
 

@@ -79,7 +79,7 @@ export class Broker {
       opencode: opencodeStatus(runtime.server.snapshot()),
       messages: { ...stats },
     }));
-    return { workspaces, daemon: { pid: process.pid, version: warrenVersion(), startedAt: this.startedAt, gateway: this.gatewayValue } };
+    return { workspaces, daemon: { pid: process.pid, version: warrenVersion(), startedAt: this.startedAt, gateway: this.gatewayValue, runs: this.messages.registry.stats() } };
   }
 
   async sessions(name: string): Promise<SessionRow[]> { return (await this.ready(name)).sessions(); }

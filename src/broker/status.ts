@@ -58,7 +58,11 @@ export interface WorkspaceStatus {
   messages: MessageStats;
 }
 
-export interface DaemonStatus { pid: number; version: string; startedAt: string; gateway: string | null }
+export interface DaemonStatus {
+  pid: number; version: string; startedAt: string; gateway: string | null;
+  /** Message runs held: running, finished (kept for replay), and the bytes the finished ones hold. */
+  runs?: { running: number; finished: number; finishedBytes: number };
+}
 
 export interface BrokerStatus { workspaces: WorkspaceStatus[]; daemon?: DaemonStatus }
 
