@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   readFakeModelLog,
+  replyAfterTool,
   replyFor,
+  toolCallFor,
   startFakeModel,
   type FakeModel,
   type FakeModelLogEntry,
@@ -263,6 +265,115 @@ t.test('title requests get a title and ignore every fault mode', async (t) => {
   t.equal(res.status, 200);
   t.equal((await streamReply(res)).text, 'Title: Refactor the login flow [[fake:error=500]]');
   t.match(readFakeModelLog(logFile), [{ kind: 'title', prompt, mode: 'normal', model: 'small-model' }]);
+});
+
+interface ToolCallChunk { choices: Array<{ delta: { tool_calls?: Array<{ index: number; id?: string; type?: string; function: { name?: string; arguments: string } }> }; finish_reason: string | null }> }
+
+// The streamed tool call put back together, as an OpenAI client does.
+function toolCallOf(chunks: Chunk[]): { id: string; name: string; arguments: string; finish: string | null } {
+  let id = '';
+  let name = '';
+  let args = '';
+  for (const c of chunks as unknown as ToolCallChunk[]) {
+    for (const tc of c.choices[0]?.delta.tool_calls ?? []) {
+      id ||= tc.id ?? '';
+      name ||= tc.function.name ?? '';
+      args += tc.function.arguments;
+    }
+  }
+  return { id, name, arguments: args, finish: chunks.at(-1)!.choices[0]!.finish_reason };
+}
+
+// The conversation opencode sends back once the tool ran: the tool call, then its result.
+function afterTool(prompt: string, callId: string, name: string, args: string, result: string) {
+  return {
+    model: 'test-model',
+    stream: true,
+    messages: [
+      { role: 'system', content: 'You are opencode.' },
+      { role: 'user', content: prompt },
+      { role: 'assistant', content: '', tool_calls: [{ id: callId, type: 'function', function: { name, arguments: args } }] },
+      { role: 'tool', tool_call_id: callId, content: result },
+    ],
+  };
+}
+
+t.test('toolCallFor reads the tool directives; the first one in the prompt wins', async (t) => {
+  t.equal(toolCallFor('no directive here'), null);
+  t.same(toolCallFor('[[fake:tool=read:{"filePath":"/x"}]] read'), { name: 'read', arguments: '{"filePath":"/x"}', echoResult: false });
+  t.same(toolCallFor('run [[fake:bash=echo "a]b" > f; ls -1]] now'), { name: 'bash', arguments: JSON.stringify({ command: 'echo "a]b" > f; ls -1' }), echoResult: true });
+  t.same(JSON.parse(toolCallFor('[[fake:question=Which colour do you like?|red | blue]]')!.arguments), {
+    questions: [{ question: 'Which colour do you like?', header: 'Which colour do you like?', options: [{ label: 'red', description: 'red' }, { label: 'blue', description: 'blue' }] }],
+  });
+  t.equal(JSON.parse(toolCallFor(`[[fake:question=${'q'.repeat(40)}|a]]`)!.arguments).questions[0].header, 'q'.repeat(30), 'the header is cut to 30 characters');
+  t.equal(toolCallFor('[[fake:question=Q?|a]] then [[fake:bash=ls]]')!.name, 'question');
+  t.equal(toolCallFor('[[fake:bash=ls]] then [[fake:question=Q?|a]]')!.name, 'bash');
+});
+
+t.test('bash directive: one bash tool call, then the echo with the tool result', async (t) => {
+  const model = await start(t);
+  const prompt = '[[fake:bash=echo hello > out.txt; cat out.txt]] please run it';
+  const first = await streamReply(await chat(model, userChat(prompt)));
+  const call = toolCallOf(first.chunks);
+  t.equal(call.name, 'bash');
+  t.same(JSON.parse(call.arguments), { command: 'echo hello > out.txt; cat out.txt' });
+  t.equal(call.finish, 'tool_calls');
+  t.equal(first.text, '', 'no text with the call');
+  t.match(call.id, /^call_fake_/);
+
+  const second = await streamReply(await chat(model, afterTool(prompt, call.id, call.name, call.arguments, 'hello\n')));
+  t.equal(second.text, replyAfterTool(prompt, 'hello\n'));
+  t.equal(second.text, `echo: ${prompt}\ntool said: hello`);
+  t.notOk(toolCallOf(second.chunks).name, 'no second call');
+  t.equal(second.chunks.at(-1)!.choices[0]!.finish_reason, 'stop');
+
+  const next = await streamReply(await chat(model, userChat(prompt)));
+  t.equal(toolCallOf(next.chunks).name, 'bash', 'the same prompt as a new message calls the tool again');
+});
+
+t.test('question directive: one question tool call, then the echo with the answer', async (t) => {
+  const model = await start(t);
+  const prompt = '[[fake:question=Which colour?|red|blue]] ask me';
+  const first = await streamReply(await chat(model, userChat(prompt)));
+  const call = toolCallOf(first.chunks);
+  t.equal(call.name, 'question');
+  t.same(JSON.parse(call.arguments), { questions: [{ question: 'Which colour?', header: 'Which colour?', options: [{ label: 'red', description: 'red' }, { label: 'blue', description: 'blue' }] }] });
+  // opencode's words for an answered question (1.18.33).
+  const result = 'User has answered your questions: "Which colour?"="blue". You can now continue with the user\'s answers in mind.';
+  const second = await streamReply(await chat(model, afterTool(prompt, call.id, call.name, call.arguments, result)));
+  t.equal(second.text, `echo: ${prompt}\ntool said: ${result}`);
+});
+
+t.test('tool directive: the JSON goes as written; the answer is the plain echo', async (t) => {
+  const model = await start(t);
+  const prompt = '[[fake:tool=read:{"filePath":"/tmp/x"}]] read it';
+  const first = await streamReply(await chat(model, userChat(prompt)));
+  const call = toolCallOf(first.chunks);
+  t.same({ name: call.name, arguments: call.arguments }, { name: 'read', arguments: '{"filePath":"/tmp/x"}' });
+  const second = await streamReply(await chat(model, afterTool(prompt, call.id, call.name, call.arguments, 'file contents')));
+  t.equal(second.text, replyFor(prompt));
+});
+
+t.test('tool calls without streaming come as one message', async (t) => {
+  const model = await start(t);
+  const res = await chat(model, userChat('[[fake:bash=ls]] list', { stream: false }));
+  t.match(await res.json(), {
+    choices: [{ message: { role: 'assistant', content: null, tool_calls: [{ id: /^call_fake_/, type: 'function', function: { name: 'bash', arguments: '{"command":"ls"}' } }] }, finish_reason: 'tool_calls' }],
+  });
+});
+
+t.test('title requests never call tools', async (t) => {
+  const model = await start(t);
+  const res = await chat(model, {
+    model: 'small-model', stream: true,
+    messages: [
+      { role: 'system', content: 'You are a title generator. You output ONLY a thread title.' },
+      { role: 'user', content: '[[fake:bash=ls]] list the files' },
+    ],
+  });
+  const { chunks, text } = await streamReply(res);
+  t.equal(text, 'Title: [[fake:bash=ls]] list the files');
+  t.notOk(toolCallOf(chunks).name);
 });
 
 t.test('error directive answers with an OpenAI-style error', async (t) => {

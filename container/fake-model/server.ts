@@ -1,6 +1,27 @@
 // A fake OpenAI-compatible model server for integration tests. It echoes the
 // last user message back, deterministically, and can be told to be slow, to
 // fail or to hang, either through a mode file or through prompt directives.
+//
+// Prompt directives (never applied to title requests):
+//   [[fake:slow=MS]]        MS before each content chunk
+//   [[fake:error=STATUS]]   answer with that HTTP error (400-599)
+//   [[fake:hang]]           send nothing until the client goes away
+//   [[fake:tool=NAME:JSON]] call opencode's tool NAME with the JSON object as its input;
+//                           when the tool's result comes back, answer with the echo
+//   [[fake:bash=COMMAND]]   call opencode's `bash` tool with {"command": COMMAND} (COMMAND
+//                           runs to the first "]]"); with "permission": {"bash": "ask"} in
+//                           opencode's config this makes opencode ask for permission
+//   [[fake:question=Q|A|B]] call opencode's `question` tool: one question Q (header: its
+//                           first 30 characters) with the options A, B, ... (each option's
+//                           description is its label); opencode asks the person
+// After a bash= or question= call, the tool's result (the last message, role "tool")
+// is answered with the echo followed by "\ntool said: " and that result, trimmed: the
+// command's output, or opencode's sentence with the answer
+// (`User has answered your questions: "Q"="A". ...`), so a test sees whether the tool
+// ran and what was answered. A tool that was refused (permission rejected, question
+// dismissed) ends opencode's run without a second model call.
+// "The prompt" is always the last user message: after a tool call opencode sends the
+// same conversation again with the assistant's tool call and the tool's result appended.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenClosable } from '../testbed/closable-server.js';
 import { appendFileSync, readFileSync } from 'node:fs';
@@ -39,6 +60,41 @@ const CHUNK_CHARS = 8;
 
 export function replyFor(prompt: string): string {
   return 'echo: ' + prompt.trim();
+}
+
+/** The reply to a bash= or question= directive once the tool's result came back. */
+export function replyAfterTool(prompt: string, toolResult: string): string {
+  return `${replyFor(prompt)}\ntool said: ${toolResult.trim()}`;
+}
+
+/** A tool call a prompt asks for: opencode's tool name and its arguments (JSON text). */
+export interface FakeToolCall {
+  name: string;
+  arguments: string;
+  /** Whether the answer after the result carries the result (bash=, question=). */
+  echoResult: boolean;
+}
+
+/** The tool call a prompt's directive asks for, if any (the first of tool=, bash=, question=). */
+export function toolCallFor(prompt: string): FakeToolCall | null {
+  const found: Array<{ at: number; call: FakeToolCall }> = [];
+  // tool=: the JSON goes to opencode as written, valid or not.
+  const tool = /\[\[fake:tool=([A-Za-z_]+):(\{.*?\})\]\]/.exec(prompt);
+  if (tool) found.push({ at: tool.index, call: { name: tool[1]!, arguments: tool[2]!, echoResult: false } });
+  const bash = /\[\[fake:bash=(.+?)\]\]/s.exec(prompt);
+  if (bash) found.push({ at: bash.index, call: { name: 'bash', arguments: JSON.stringify({ command: bash[1] }), echoResult: true } });
+  const question = /\[\[fake:question=(.+?)\]\]/s.exec(prompt);
+  if (question) {
+    const [q, ...labels] = question[1]!.split('|');
+    const text = q!.trim();
+    const options = labels.map((l) => ({ label: l.trim(), description: l.trim() }));
+    found.push({
+      at: question.index,
+      call: { name: 'question', arguments: JSON.stringify({ questions: [{ question: text, header: text.slice(0, 30), options }] }), echoResult: true },
+    });
+  }
+  found.sort((a, b) => a.at - b.at);
+  return found[0]?.call ?? null;
 }
 
 export function readFakeModelLog(path: string): FakeModelLogEntry[] {
@@ -178,7 +234,14 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
     const isTitle = messages.some((m) => m?.role === 'system' && /title generator/i.test(textOf(m.content)));
 
     const mode: FakeModelMode = isTitle ? {} : (promptMode(prompt) ?? fileMode());
-    const text = isTitle ? 'Title: ' + prompt.trim().split(/\s+/).slice(0, 5).join(' ') : replyFor(prompt);
+    // A tool directive calls its tool once; the request that brings the tool's result
+    // back (the last message is the tool's) gets the answer.
+    const last = messages[messages.length - 1];
+    const toolCall = isTitle ? null : toolCallFor(prompt);
+    const callTool = toolCall !== null && last?.role !== 'tool' ? toolCall : null;
+    const text = isTitle
+      ? 'Title: ' + prompt.trim().split(/\s+/).slice(0, 5).join(' ')
+      : toolCall?.echoResult && last?.role === 'tool' ? replyAfterTool(prompt, textOf(last.content)) : replyFor(prompt);
 
     if (opts.logFile) {
       const entry: FakeModelLogEntry = {
@@ -202,14 +265,18 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
     const delayMs = mode.chunkDelayMs ?? 0;
     const delay = scheduler(res);
 
+    const callID = `call_fake_${id}`;
     if (body.stream !== true) {
+      const message = callTool
+        ? { role: 'assistant', content: null, tool_calls: [{ id: callID, type: 'function', function: { name: callTool.name, arguments: callTool.arguments } }] }
+        : { role: 'assistant', content: text };
       const answer = () =>
         sendJson(res, 200, {
           id,
           object: 'chat.completion',
           created,
           model,
-          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+          choices: [{ index: 0, message, finish_reason: callTool ? 'tool_calls' : 'stop' }],
           usage,
         });
       if (delayMs > 0) delay(delayMs, answer);
@@ -232,12 +299,9 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.flushHeaders();
 
-    // [[fake:tool=NAME:JSON]]: call that tool once; when its result comes back (the last
-    // message is the tool's), answer with the usual echo. Lets tests see tool events.
-    const tool = isTitle ? null : /\[\[fake:tool=([A-Za-z_]+):(\{.*?\})\]\]/.exec(prompt);
-    if (tool && messages[messages.length - 1]?.role !== 'tool') {
-      frame({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: `call_fake_${id}`, type: 'function', function: { name: tool[1], arguments: '' } }] });
-      frame({ tool_calls: [{ index: 0, function: { arguments: tool[2] } }] });
+    if (callTool) {
+      frame({ role: 'assistant', content: null, tool_calls: [{ index: 0, id: callID, type: 'function', function: { name: callTool.name, arguments: '' } }] });
+      frame({ tool_calls: [{ index: 0, function: { arguments: callTool.arguments } }] });
       frame({}, 'tool_calls', { usage });
       res.end('data: [DONE]\n\n');
       return;
