@@ -2,7 +2,7 @@
 // prefix of the reply and, in the end, exactly the reply, whatever order the
 // events came in and wherever the stream broke.
 import t from 'tap';
-import type { Event, Message, Part } from '@opencode-ai/sdk/v2';
+import type { Event, Message, Part, PermissionRequest, QuestionRequest } from '@opencode-ai/sdk/v2';
 import { ReplyAssembler, type HistoryEntry, type ToolEvent } from '../src/opencode/reply.js';
 
 const SID = 'ses_0000000000000000000000000a';
@@ -12,8 +12,13 @@ const AID = 'msg_assistant';
 function assembler() {
   const deltas: string[] = [];
   const tools: ToolEvent[] = [];
-  const r = new ReplyAssembler(SID, MID, { delta: (d) => deltas.push(d), tool: (x) => tools.push(x) });
-  return { r, deltas, tools, sent: () => deltas.join('') };
+  const permissions: PermissionRequest[] = [];
+  const questions: QuestionRequest[] = [];
+  const r = new ReplyAssembler(SID, MID, {
+    delta: (d) => deltas.push(d), tool: (x) => tools.push(x),
+    permission: (p) => permissions.push(p), question: (q) => questions.push(q),
+  });
+  return { r, deltas, tools, permissions, questions, sent: () => deltas.join('') };
 }
 
 function assistantInfo(o: { id?: string; completed?: boolean; error?: string; parentID?: string; sessionID?: string } = {}): Message {
@@ -183,4 +188,153 @@ t.test('the model counts as called once opencode goes busy with a reply of ours,
   t.equal(r.retryAt, 12345, 'the next attempt');
   r.event(status('busy'));
   t.equal(r.retryAt, null, 'cleared once it runs again');
+});
+
+// ---- permissions and questions: the events exactly as opencode 1.18.33 sends them ----
+
+const CHILD = 'ses_0000000000000000000000000c';
+function permissionRequest(id = 'per_1', sessionID = SID, messageID = AID): PermissionRequest {
+  return {
+    id, sessionID, permission: 'bash', patterns: ['echo ran-it > ran.txt', 'echo hello-from-bash'],
+    metadata: { command: 'echo ran-it > ran.txt; echo hello-from-bash' }, always: ['echo *'],
+    tool: { messageID, callID: 'call_fake_chatcmpl-fake-2' },
+  };
+}
+function questionRequest(id = 'que_1', sessionID = SID, messageID = AID): QuestionRequest {
+  return {
+    id, sessionID,
+    questions: [{ question: 'Which color?', header: 'Color', options: [{ label: 'red', description: 'warm' }, { label: 'blue', description: 'cool' }] }],
+    tool: { messageID, callID: 'call_fake_chatcmpl-fake-16' },
+  };
+}
+const permissionAsked = (p: PermissionRequest): Event => ({ id: 'e', type: 'permission.asked', properties: p } as Event);
+const questionAsked = (q: QuestionRequest): Event => ({ id: 'e', type: 'question.asked', properties: q } as Event);
+const permissionReplied = (requestID: string, reply: 'once' | 'always' | 'reject' = 'once', sessionID = SID): Event =>
+  ({ id: 'e', type: 'permission.replied', properties: { sessionID, requestID, reply } } as Event);
+const questionReplied = (requestID: string, answers: string[][], sessionID = SID): Event =>
+  ({ id: 'e', type: 'question.replied', properties: { sessionID, requestID, answers } } as Event);
+const questionRejected = (requestID: string, sessionID = SID): Event => ({ id: 'e', type: 'question.rejected', properties: { sessionID, requestID } } as Event);
+const sessionCreated = (id: string, parentID?: string): Event => ({
+  id: 'e', type: 'session.created',
+  properties: { sessionID: id, info: { id, slug: 's', projectID: 'global', directory: '/d', title: 't', version: '1.18.33', time: { created: 1, updated: 1 }, ...(parentID ? { parentID } : {}) } },
+} as unknown as Event);
+
+t.test('a permission asked: the caller gets the request once, and the run waits for a person until it is answered', async (t) => {
+  const { r, permissions, sent } = assembler();
+  r.event(status('busy'));
+  r.event(updated(assistantInfo()));
+  t.notOk(r.waitingForPerson, 'nobody asked yet');
+  t.equal(r.event(permissionAsked(permissionRequest())), 'progress', 'asking is a sign of life');
+  t.same(permissions, [permissionRequest()], 'the request as opencode sent it: id, permission, patterns, metadata, always, tool');
+  t.ok(r.waitingForPerson);
+  t.same(r.pendingAsks(), [{ id: 'per_1', kind: 'permission', sessionID: SID }]);
+  r.event(permissionAsked(permissionRequest()));
+  t.equal(permissions.length, 1, 'a repeated event is not sent again');
+  t.equal(r.event(permissionReplied('per_1', 'once')), 'progress');
+  t.notOk(r.waitingForPerson, 'answered');
+  t.same(r.pendingAsks(), []);
+  t.equal(sent(), '', 'no text came of it');
+});
+
+t.test('a question asked, then answered or dismissed', async (t) => {
+  const a = assembler();
+  a.r.event(updated(assistantInfo()));
+  a.r.event(questionAsked(questionRequest()));
+  t.same(a.questions, [questionRequest()], 'the request: id and questions (and the tool call)');
+  t.ok(a.r.waitingForPerson);
+  a.r.event(questionReplied('que_1', [['blue']]));
+  t.notOk(a.r.waitingForPerson, 'answered');
+
+  const b = assembler();
+  b.r.event(updated(assistantInfo()));
+  b.r.event(questionAsked(questionRequest()));
+  t.equal(b.r.event(questionRejected('que_1')), 'progress');
+  t.notOk(b.r.waitingForPerson, 'dismissed');
+  t.same(b.permissions, [], 'a question is not a permission');
+});
+
+t.test('two requests at once: the run waits until both are answered', async (t) => {
+  const { r } = assembler();
+  r.event(updated(assistantInfo()));
+  r.event(permissionAsked(permissionRequest('per_1')));
+  r.event(questionAsked(questionRequest('que_1')));
+  r.event(questionReplied('que_1', [['red']]));
+  t.ok(r.waitingForPerson, 'the permission still waits');
+  r.event(permissionReplied('per_1', 'reject'));
+  t.notOk(r.waitingForPerson);
+});
+
+t.test('requests of other sessions never reach the caller', async (t) => {
+  const { r, permissions, questions } = assembler();
+  t.equal(r.event(permissionAsked(permissionRequest('per_x', 'ses_other'))), 'other');
+  t.equal(r.event(questionAsked(questionRequest('que_x', 'ses_other'))), 'other');
+  t.equal(r.event(permissionReplied('per_x', 'once', 'ses_other')), 'other');
+  t.same([permissions, questions], [[], []]);
+  t.notOk(r.waitingForPerson);
+  t.equal(r.event(sessionCreated('ses_unrelated', 'ses_other')), 'other', 'nor does a child of another session become ours');
+  t.equal(r.event(permissionAsked(permissionRequest('per_y', 'ses_unrelated'))), 'other');
+});
+
+t.test('a subagent asks: its session is ours, its requests reach the caller, its events are life but never text', async (t) => {
+  const { r, permissions, sent } = assembler();
+  r.event(updated(assistantInfo()));
+  t.equal(r.event(sessionCreated(CHILD, SID)), 'progress', 'a child session of ours');
+  t.equal(r.event(updated(assistantInfo({ id: 'msg_child', sessionID: CHILD, parentID: 'msg_child_user' }))), 'progress', 'its work is a sign of life of the run');
+  t.equal(r.event(delta('child text', 'prt_c', 'msg_child', CHILD)), 'progress');
+  t.equal(r.event(status('idle', CHILD)), 'progress', 'its idle is not ours');
+  t.equal(sent(), '', 'its text is not the reply');
+  r.event(permissionAsked(permissionRequest('per_c', CHILD, 'msg_child')));
+  t.same(permissions.map((p) => [p.id, p.sessionID]), [['per_c', CHILD]]);
+  t.ok(r.waitingForPerson);
+  r.event(permissionReplied('per_c', 'once', CHILD));
+  t.notOk(r.waitingForPerson);
+});
+
+t.test('after a broken stream, opencode\'s pending lists supply what was missed, once', async (t) => {
+  const { r, permissions, questions } = assembler();
+  r.event(updated(assistantInfo()));
+  r.event(permissionAsked(permissionRequest('per_seen')));
+  r.streamBroken();
+  // During the drop: per_seen was answered, a second step of the reply (msg_a2, known
+  // only from the history) asked que_new, the previous (aborted) run of the session
+  // left a request opencode still lists, and another session asks too. chat.ts reads
+  // the lists, then the history, and hands over the history first.
+  r.resync(history({ info: userInfo(), parts: [] }, { info: assistantInfo(), parts: [] }, { info: assistantInfo({ id: 'msg_a2' }), parts: [] }));
+  r.resyncAsks(
+    [permissionRequest('per_stale', SID, 'msg_previous_reply'), permissionRequest('per_other', 'ses_other')],
+    [questionRequest('que_new', SID, 'msg_a2')],
+  );
+  t.same(questions.map((q) => q.id), ['que_new'], 'the missed question is sent');
+  t.same(permissions.map((p) => p.id), ['per_seen'], 'nothing stale, nothing of others, nothing twice');
+  t.same(r.pendingAsks().map((a) => a.id), ['que_new'], 'the answered one is no longer pending');
+  r.event(questionAsked(questionRequest('que_new', SID, 'msg_a2')));
+  t.equal(questions.length, 1, 'the live event after the resync is not sent again');
+});
+
+t.test('an answer seen live is not undone by a pending list read before it', async (t) => {
+  const { r, permissions } = assembler();
+  r.event(updated(assistantInfo()));
+  r.event(permissionAsked(permissionRequest('per_1')));
+  r.event(permissionReplied('per_1', 'once'));
+  r.resyncAsks([permissionRequest('per_1')], []);
+  t.notOk(r.waitingForPerson);
+  t.equal(permissions.length, 1);
+});
+
+t.test('a subagent made during a drop is found through its task call in the history', async (t) => {
+  const { r, permissions } = assembler();
+  r.event(updated(assistantInfo()));
+  r.streamBroken();
+  const task = { id: 'prt_task', sessionID: SID, messageID: AID, type: 'tool', callID: 'c', tool: 'task', state: { status: 'running', input: {}, title: 'sub', metadata: { sessionId: CHILD }, time: { start: 1 } } } as unknown as Part;
+  r.resync(history({ info: userInfo(), parts: [] }, { info: assistantInfo(), parts: [task] }));
+  r.resyncAsks([permissionRequest('per_c', CHILD, 'msg_child')], []);
+  t.same(permissions.map((p) => p.id), ['per_c']);
+  t.equal(r.event(status('idle', CHILD)), 'progress', 'and its events are life of the run');
+});
+
+t.test('a sink without the ask callbacks still tracks what waits', async (t) => {
+  const r = new ReplyAssembler(SID, MID, { delta: () => {}, tool: () => {} });
+  r.event(updated(assistantInfo()));
+  r.event(permissionAsked(permissionRequest()));
+  t.ok(r.waitingForPerson);
 });

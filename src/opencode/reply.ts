@@ -11,7 +11,15 @@
 //   until the history has been read again, deltas are dropped, and a part the
 //   history showed takes no deltas until its next full text (message.part.updated
 //   or the final history read) says what is new.
-import type { Event, Message, Part } from '@opencode-ai/sdk/v2';
+//
+// opencode may stop and ask the person: a permission (a tool the config says to ask
+// about) or a question (its question tool). The run then waits for the answer, with
+// nothing but heartbeats meanwhile. Requests of our session and of its subagents'
+// sessions (the task tool's children) go to the caller once each, and the ones asked
+// but not yet answered are tracked (waitingForPerson), so chat.ts can tell a run that
+// waits for a person from one that stalled. After a broken stream, resyncAsks takes
+// opencode's lists of pending requests for what the stream missed.
+import type { Event, Message, Part, PermissionRequest, QuestionRequest } from '@opencode-ai/sdk/v2';
 
 /** One entry of GET /session/:id/message. */
 export interface HistoryEntry { info: Message; parts: Part[] }
@@ -21,7 +29,16 @@ export interface ToolEvent { name: string; status: string; callID?: string }
 export interface ReplySink {
   delta(text: string): void;
   tool(t: ToolEvent): void;
+  /** opencode asks the person for a permission (answer: POST /permission/:id/reply). Once per request. */
+  permission?(p: PermissionRequest): void;
+  /** opencode asks the person a question (answer: POST /question/:id/reply or /reject). Once per request. */
+  question?(q: QuestionRequest): void;
 }
+
+export type AskKind = 'permission' | 'question';
+
+/** A request asked and not answered yet. */
+export interface PendingAsk { id: string; kind: AskKind; sessionID: string }
 
 /** What one event meant for the run: its end, a sign of life, or nothing of ours. */
 export type EventMeaning = 'idle' | 'progress' | 'other';
@@ -48,12 +65,55 @@ export class ReplyAssembler {
   private readonly sent = new Map<string, string>();
   private readonly untrusted = new Set<string>();
   private broken = false;
+  /** Sessions of subagents working for the run (their parentID is ours). */
+  private readonly children = new Set<string>();
+  /** Requests asked and not answered yet, by id. */
+  private readonly pending = new Map<string, PendingAsk>();
+  /** Requests sent to the caller, and requests answered: each goes once, and none comes back. */
+  private readonly asked = new Set<string>();
+  private readonly answered = new Set<string>();
 
   constructor(readonly sessionID: string, readonly messageID: string, private readonly sink: ReplySink) {}
 
+  /** Whether opencode waits for a person: a permission or question asked and not answered yet. */
+  get waitingForPerson(): boolean {
+    return this.pending.size > 0;
+  }
+
+  /** The requests asked and not answered yet, oldest first. */
+  pendingAsks(): PendingAsk[] {
+    return [...this.pending.values()];
+  }
+
   event(ev: Event): EventMeaning {
     const sid = this.sessionID;
+    const about = (ev as { properties?: { sessionID?: unknown } }).properties?.sessionID;
+    if (typeof about === 'string' && this.children.has(about) && !ASK_EVENTS.has(ev.type)) {
+      // A subagent working for the run: a sign of life, never part of the reply.
+      return 'progress';
+    }
     switch (ev.type) {
+      case 'permission.asked':
+        if (!this.ours(ev.properties.sessionID)) return 'other';
+        this.ask('permission', ev.properties);
+        return 'progress';
+      case 'question.asked':
+        if (!this.ours(ev.properties.sessionID)) return 'other';
+        this.ask('question', ev.properties);
+        return 'progress';
+      case 'permission.replied':
+      case 'question.replied':
+      case 'question.rejected':
+        if (!this.ours(ev.properties.sessionID)) return 'other';
+        this.answered.add(ev.properties.requestID);
+        this.pending.delete(ev.properties.requestID);
+        return 'progress';
+      case 'session.created':
+      case 'session.updated': {
+        const info = ev.properties.info;
+        if (info.id !== sid && info.parentID !== undefined && this.ours(info.parentID)) this.children.add(info.id);
+        return this.ours(info.id) ? 'progress' : 'other';
+      }
       case 'message.updated': {
         const info = ev.properties.info;
         if (info.sessionID !== sid) return 'other';
@@ -86,7 +146,10 @@ export class ReplyAssembler {
         this.modelCalled = true;
         this.learnType(part.id, part.type);
         if (part.type === 'text') this.whole(part.id, part.text);
-        else if (part.type === 'tool') this.sink.tool({ name: part.tool, status: part.state.status, callID: part.callID });
+        else if (part.type === 'tool') {
+          this.learnChild(part);
+          this.sink.tool({ name: part.tool, status: part.state.status, callID: part.callID });
+        }
         return 'progress';
       }
       case 'session.status': {
@@ -122,6 +185,24 @@ export class ReplyAssembler {
   }
 
   /**
+   * opencode's pending requests (GET /permission and GET /question, the session's
+   * directory), read after a new subscription was made and before the history read;
+   * call it after resync() got that history. Sends the caller the requests of the run
+   * it has not seen and forgets the ones answered meanwhile. A request of our session
+   * counts only if it belongs to a reply of ours (the history read after the lists
+   * holds every reply a listed request can belong to): opencode keeps listing a
+   * request whose run was aborted until somebody answers it.
+   */
+  resyncAsks(permissions: PermissionRequest[], questions: QuestionRequest[]): void {
+    const listed = new Set<string>();
+    const mine = (r: PermissionRequest | QuestionRequest) =>
+      !this.answered.has(r.id) && (this.children.has(r.sessionID) || (r.sessionID === this.sessionID && (r.tool === undefined || this.assistant.has(r.tool.messageID))));
+    for (const p of permissions) if (mine(p)) { listed.add(p.id); this.ask('permission', p); }
+    for (const q of questions) if (mine(q)) { listed.add(q.id); this.ask('question', q); }
+    for (const id of this.pending.keys()) if (!listed.has(id)) this.pending.delete(id);
+  }
+
+  /**
    * The history read after a new subscription was made: sends what the caller
    * missed and trusts deltas again. Returns whether the prompt is in the history.
    */
@@ -134,6 +215,8 @@ export class ReplyAssembler {
       for (const part of e.parts) this.learnType(part.id, part.type);
       if (e.info.role === 'assistant' && e.info.error && !this.error) this.error = describeError(e.info.error);
       for (const part of e.parts) {
+        // A subagent's session, named by its task tool call, may have been made during the drop.
+        if (part.type === 'tool') this.learnChild(part);
         if (part.type !== 'text') continue;
         this.whole(part.id, part.text);
         // Deltas still in flight may repeat what the history just gave.
@@ -171,6 +254,23 @@ export class ReplyAssembler {
     return [...this.sent.values()].join('');
   }
 
+  private ours(sessionID: string): boolean {
+    return sessionID === this.sessionID || this.children.has(sessionID);
+  }
+
+  private ask(kind: AskKind, r: PermissionRequest | QuestionRequest): void {
+    if (this.asked.has(r.id) || this.answered.has(r.id)) return;
+    this.asked.add(r.id);
+    this.pending.set(r.id, { id: r.id, kind, sessionID: r.sessionID });
+    if (kind === 'permission') this.sink.permission?.(r as PermissionRequest);
+    else this.sink.question?.(r as QuestionRequest);
+  }
+
+  private learnChild(part: Extract<Part, { type: 'tool' }>): void {
+    const child = (part.state as { metadata?: { sessionId?: unknown } }).metadata?.sessionId;
+    if (part.tool === 'task' && typeof child === 'string' && child !== this.sessionID) this.children.add(child);
+  }
+
   private replies(entries: HistoryEntry[]): HistoryEntry[] {
     return entries.filter((e) => e.info.role === 'assistant' && e.info.parentID === this.messageID);
   }
@@ -206,6 +306,8 @@ export class ReplyAssembler {
     if (rest) this.sink.delta(rest);
   }
 }
+
+const ASK_EVENTS = new Set(['permission.asked', 'permission.replied', 'question.asked', 'question.replied', 'question.rejected']);
 
 type MessageError = NonNullable<Extract<Message, { role: 'assistant' }>['error']>;
 
