@@ -43,6 +43,8 @@ export type OpencodeErrorCode =
   | 'WARREN_ERR_MESSAGE_ID'
   | 'WARREN_ERR_MESSAGE_NOT_FOUND'
   | 'WARREN_ERR_RUN_FINISHED'
+  | 'WARREN_ERR_ASK_TIMEOUT'
+  | 'WARREN_ERR_REQUEST_NOT_FOUND'
   | BrokerErrorCode;
 
 /** Codes of the broker, the gateway and the daemon. */
@@ -339,6 +341,33 @@ export class MessageNotFoundError extends WarrenError {
 export class RunFinishedError extends WarrenError {
   constructor(message: string) {
     super('WARREN_ERR_RUN_FINISHED', `the run of message ${message} has already ended; there is nothing to abort`);
+  }
+}
+
+/**
+ * opencode asked the person (a permission, a question) and nobody answered within
+ * the run's ask deadline: the run was aborted, and the request with it.
+ */
+export class AskTimeoutError extends WarrenError {
+  constructor(workspace: string, session: string, what: 'permission' | 'question', ms: number) {
+    super('WARREN_ERR_ASK_TIMEOUT',
+      `opencode asked for ${what === 'permission' ? 'a permission' : 'an answer to a question'} in session ${session} (workspace ${workspace}) and nobody answered within ${Math.round(ms / 1000)} s; the run was aborted: answer the permission and question events as they come, or allow longer (askTimeoutMs), then send the message again`);
+  }
+}
+
+/** An answer to a permission or question opencode does not hold (answered already, its run ended, or a wrong id). */
+export class RequestNotFoundError extends WarrenError {
+  constructor(workspace: string, session: string, kind: 'permission' | 'question', id: string) {
+    const shown = JSON.stringify(id.length > 60 ? `${id.slice(0, 60)}…` : id);
+    super('WARREN_ERR_REQUEST_NOT_FOUND',
+      `session ${session} in workspace ${workspace} has no pending ${kind} request ${shown}: it was answered already, its run ended, or the id is not one of the session's ${kind} events`);
+  }
+}
+
+/** An answer that cannot be one: a permission reply other than once/always/reject, answers that are not lists of labels. */
+export class InvalidAnswerError extends WarrenError {
+  constructor(problem: string) {
+    super('WARREN_ERR_BAD_REQUEST', problem, { exitCode: 2 });
   }
 }
 

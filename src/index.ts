@@ -14,6 +14,8 @@ export { createLinkDispatcher, type LinkDispatcherOptions } from './http/dispatc
 export { opencodeClientOverLink } from './http/opencode-client.js';
 export { startLocalForward } from './ssh/local-forward.js';
 export type { ChatOptions, ChatResult, ToolEvent } from './opencode/chat.js';
+export { PERMISSION_REPLIES, type PermissionReply } from './opencode/ask.js';
+export type { PermissionRequest, QuestionRequest, QuestionInfo, QuestionAnswer } from '@opencode-ai/sdk/v2';
 export type { SessionRow } from './opencode/sessions.js';
 export * from './errors.js';
 export { quoteArg, quoteCommand } from './ssh/quote.js';

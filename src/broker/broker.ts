@@ -6,6 +6,7 @@ import type { OpencodeClient } from '@opencode-ai/sdk/v2/client';
 import { loadConfig, type WarrenConfig, type WorkspaceConfig } from '../config/index.js';
 import { silentLogger, type Logger } from '../log.js';
 import { opencodeClientOverLink } from '../http/opencode-client.js';
+import type { PermissionReply } from '../opencode/ask.js';
 import type { ChatOptions, ChatResult } from '../opencode/chat.js';
 import type { SessionInfo } from '../opencode/locate.js';
 import type { SessionRow } from '../opencode/sessions.js';
@@ -107,6 +108,24 @@ export class Broker {
     } finally {
       e.stats.inFlight--;
     }
+  }
+
+  /**
+   * Answers a run's `permission` event (ChatOptions.onPermission): 'once', 'always'
+   * (opencode stops asking for the request's `always` patterns in that directory while
+   * the server runs) or 'reject' (the tool fails and the run ends). REQUEST_NOT_FOUND
+   * when the session has no such request pending.
+   */
+  async answerPermission(name: string, sessionID: string, requestID: string, reply: PermissionReply): Promise<void> {
+    return (await this.ready(name)).answerPermission(sessionID, requestID, reply);
+  }
+
+  /**
+   * Answers a run's `question` event (ChatOptions.onQuestion): one list of chosen
+   * labels per question, in order, or 'reject' to dismiss it (the run ends).
+   */
+  async answerQuestion(name: string, sessionID: string, requestID: string, answers: string[][] | 'reject'): Promise<void> {
+    return (await this.ready(name)).answerQuestion(sessionID, requestID, answers);
   }
 
   /** The official SDK v2 client for a workspace, its fetch over the tunnel (the server started on demand). */

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { ChatTimeoutError, InvalidDirectoryError, SessionBusyError } from '../errors.js';
 import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from '../opencode/across-drops.js';
 import { callServer } from '../opencode/api.js';
+import { answerPermission, answerQuestion, type PermissionReply } from '../opencode/ask.js';
 import { sendMessage, type ChatOptions, type ChatResult, type StepHook } from '../opencode/chat.js';
 import { outcomeOf, readHistory, sessionBusy, type Outcome } from '../opencode/history.js';
 import { checkSessionId, locateSession, type Located, type SessionInfo } from '../opencode/locate.js';
@@ -173,6 +174,22 @@ export class WorkspaceRuntime {
       const [entries, busy] = await Promise.all([readHistory(this.server, sessionID, dir), sessionBusy(this.server, sessionID, dir)]);
       return { session: located.session, outcome: outcomeOf(entries, sessionID, messageID, busy) };
     }, { restartServer: true });
+  }
+
+  /**
+   * Answers a `permission` a run of the session asked (onPermission): once, always,
+   * or reject. REQUEST_NOT_FOUND when the session has no such request pending.
+   */
+  answerPermission(sessionID: string, requestID: string, reply: PermissionReply): Promise<void> {
+    return answerPermission(this.server, this.name, requestID, reply, { sessionID });
+  }
+
+  /**
+   * Answers a `question` a run of the session asked (onQuestion): one list of labels
+   * per question, or 'reject' to dismiss it. REQUEST_NOT_FOUND as for permissions.
+   */
+  answerQuestion(sessionID: string, requestID: string, answers: string[][] | 'reject'): Promise<void> {
+    return answerQuestion(this.server, this.name, requestID, answers, { sessionID });
   }
 
   async close(o: { stopServer: boolean }): Promise<void> {

@@ -20,18 +20,26 @@
 //   streaming --the stream or the link broke--> syncing
 //   streaming --the session went idle--> reconciling --history read--> done
 //   any --deadline, watchdog, abort, fatal fault--> failed (opencode's run is aborted)
+//
+// A run may stop and ask a person: a permission or a question (reply.ts hands each
+// to onPermission / onQuestion). While one waits for its answer, opencode sends only
+// heartbeats; that is no stall: the progress watchdog and the prepare window do not
+// fire, and the run's deadline is paused (it counts working time, not the person's).
+// The heartbeat watchdog stays (opencode still beats), and the ask deadline
+// (askTimeoutMs) bounds each wait: nobody answering in time is ASK_TIMEOUT. The
+// progress watchdog counts again from the answer.
 import { request } from 'undici';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Event } from '@opencode-ai/sdk/v2';
+import type { Event, PermissionRequest, QuestionRequest } from '@opencode-ai/sdk/v2';
 import type { Logger } from '../log.js';
 import type { Link } from '../ssh/link.js';
 import {
-  ChatAbortedError, ChatFailedError, ChatStalledError, ChatTimeoutError, isWarrenError,
+  AskTimeoutError, ChatAbortedError, ChatFailedError, ChatStalledError, ChatTimeoutError, isWarrenError,
 } from '../errors.js';
 import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from './across-drops.js';
 import { brokenCall, callServer, originOf, type CallOrigin } from './api.js';
 import { newMessageId } from './ids.js';
-import { ReplyAssembler, type HistoryEntry, type ToolEvent } from './reply.js';
+import { ReplyAssembler, type HistoryEntry, type PendingAsk, type ToolEvent } from './reply.js';
 import type { OpencodeServer } from './server.js';
 import { readSse } from './sse-reader.js';
 
@@ -60,6 +68,13 @@ export interface ChatOptions {
    * reply without sending anything. The message must be in the session's history.
    */
   follow?: boolean;
+  /**
+   * opencode asks the person for a permission (the run's session or a subagent's);
+   * answer with answerPermission (ask.ts). Once per request.
+   */
+  onPermission?: (p: PermissionRequest) => void;
+  /** opencode asks the person a question; answer with answerQuestion (ask.ts). Once per request. */
+  onQuestion?: (q: QuestionRequest) => void;
   /** Aborts the run: with a WarrenError as the reason, that is the run's error; else CHAT_ABORTED. */
   signal?: AbortSignal;
   /** No event at all, heartbeats included, for this long: error. Default 30 s (opencode beats every 10 s). */
@@ -70,8 +85,13 @@ export interface ChatOptions {
    * allowed for 60 s if that is longer (opencode's first-use preparation says nothing).
    */
   progressTimeoutMs?: number;
-  /** The whole run. Default 10 min. */
+  /** The whole run, not counting time spent waiting for a person's answer. Default 10 min. */
   deadlineMs?: number;
+  /**
+   * How long a permission or question may wait for its answer: then ASK_TIMEOUT, and
+   * the run is aborted. Default 10 min. No other watchdog fires while one waits.
+   */
+  askTimeoutMs?: number;
   /** How long to wait for a dropped link to come back. Default 30 s. */
   reconnectWaitMs?: number;
 }
@@ -96,6 +116,8 @@ const PREPARE_MS = 60_000;
 const ABORT_MS = 6_000;
 /** A stream that broke with link and server fine (opencode disposed its instance, say): resubscribe this often at most. */
 const MAX_QUIET_BREAKS = 5;
+/** How long a permission or question waits for a person by default. */
+export const ASK_TIMEOUT_MS = 600_000;
 
 export async function sendMessage(ctx: ChatContext, o: ChatOptions): Promise<ChatResult> {
   return new ChatRun(ctx, o).go();
@@ -108,6 +130,10 @@ class ChatRun {
   private readonly log: Logger;
   private readonly hb: number;
   private readonly progress: number;
+  private readonly askTimeout: number;
+  /** Since when the run waits for a person (null: it does not). */
+  private waitingSince: number | null = null;
+  private lastCheck = Date.now();
   private state: RunState = 'syncing';
   private prompted: Prompted = 'no';
   private lastEvent = Date.now();
@@ -129,6 +155,7 @@ class ChatRun {
     if (o.follow) this.prompted = 'yes';
     this.hb = o.heartbeatTimeoutMs ?? 30_000;
     this.progress = o.progressTimeoutMs ?? 120_000;
+    this.askTimeout = o.askTimeoutMs ?? ASK_TIMEOUT_MS;
     this.log = ctx.logger.child({ ws: ctx.workspace, session: o.sessionID, message: this.messageID });
     this.budget = {
       link: ctx.link, server: ctx.server, logger: this.log,
@@ -138,6 +165,14 @@ class ChatRun {
     this.reply = new ReplyAssembler(o.sessionID, this.messageID, {
       delta: (text) => o.onDelta?.(text),
       tool: (t) => o.onTool?.(t),
+      permission: (p) => {
+        this.log.info({ request: p.id, permission: p.permission, askedBy: p.sessionID }, 'opencode asks for a permission');
+        o.onPermission?.(p);
+      },
+      question: (q) => {
+        this.log.info({ request: q.id, askedBy: q.sessionID }, 'opencode asks a question');
+        o.onQuestion?.(q);
+      },
     });
     this.failed = new Promise<never>((_, reject) => { this.rejectFailed = reject; });
     this.failed.catch(() => {});
@@ -188,6 +223,8 @@ class ChatRun {
       if (this.prompted === 'no') await this.ctx.server.ensureRunning();
       await this.subscribe();
       if (this.prompted === 'no') return this.sendPrompt();
+      // What waits for a person, read before the history (reply.ts: resyncAsks).
+      const asks = await this.pendingAsks();
       let entries = await this.history();
       let arrived = this.reply.resync(entries);
       if (!arrived && this.prompted === 'unsure') {
@@ -197,6 +234,7 @@ class ChatRun {
         arrived = this.reply.resync(entries);
         if (!arrived) return this.sendPrompt();
       }
+      this.reply.resyncAsks(asks.permissions, asks.questions);
       // The reply may have finished while nobody listened.
       if (this.reply.finishedIn(entries)) {
         const status = await callServer<Record<string, { type: string }>>(this.ctx.server, this.ctx.workspace, '/session/status', { directory: this.o.directory, timeoutMs: 15_000 });
@@ -324,6 +362,14 @@ class ChatRun {
     this.log.info('prompt sent');
   }
 
+  private async pendingAsks(): Promise<{ permissions: PermissionRequest[]; questions: QuestionRequest[] }> {
+    const [permissions, questions] = await Promise.all([
+      callServer<PermissionRequest[]>(this.ctx.server, this.ctx.workspace, '/permission', { directory: this.o.directory, timeoutMs: 30_000 }),
+      callServer<QuestionRequest[]>(this.ctx.server, this.ctx.workspace, '/question', { directory: this.o.directory, timeoutMs: 30_000 }),
+    ]);
+    return { permissions: permissions.body, questions: questions.body };
+  }
+
   private async history(): Promise<HistoryEntry[]> {
     const r = await callServer<HistoryEntry[]>(this.ctx.server, this.ctx.workspace, `/session/${this.o.sessionID}/message`, { directory: this.o.directory, timeoutMs: 30_000 });
     return r.body;
@@ -347,6 +393,22 @@ class ChatRun {
   private check(): void {
     if (this.failure) return;
     const now = Date.now();
+    const sinceLast = now - this.lastCheck;
+    this.lastCheck = now;
+    if (this.reply.waitingForPerson) {
+      // A person's time is not the run's: the deadline waits, and the progress
+      // watchdog counts from the answer.
+      this.budget.deadline += sinceLast;
+      this.lastProgress = now;
+      this.waitingSince ??= now;
+      if (now - this.waitingSince > this.askTimeout) {
+        const what = this.reply.pendingAsks()[0]?.kind ?? 'permission';
+        this.fail(new AskTimeoutError(this.ctx.workspace, this.o.sessionID, what, this.askTimeout));
+        return;
+      }
+    } else {
+      this.waitingSince = null;
+    }
     if (now > this.budget.deadline) {
       this.fail(new ChatTimeoutError(this.ctx.workspace, this.o.sessionID, this.o.deadlineMs ?? 600_000));
       return;
@@ -388,11 +450,27 @@ class ChatRun {
       const started = Date.now();
       try {
         await callServer(this.ctx.server, this.ctx.workspace, `/session/${this.o.sessionID}/abort`, { method: 'POST', directory: this.o.directory, timeoutMs: ABORT_MS });
+        await this.dismissAsks(this.reply.pendingAsks());
         return;
       } catch (err) {
         this.log.warn({ err: (err as Error).message, attempt }, 'aborting the run failed');
         if (this.ctx.link.state !== 'up' || Date.now() - started >= ABORT_MS) return;
       }
     }
+  }
+
+  /**
+   * opencode 1.18.33 keeps listing a request whose run was aborted (GET /permission,
+   * GET /question; an attached TUI would still show it) until somebody answers it.
+   * Refusing it after the abort only clears it: the aborted tool does not run.
+   */
+  private async dismissAsks(asks: PendingAsk[]): Promise<void> {
+    await Promise.all(asks.map(async (a) => {
+      const path = a.kind === 'permission' ? `/permission/${a.id}/reply` : `/question/${a.id}/reject`;
+      await callServer(this.ctx.server, this.ctx.workspace, path, {
+        method: 'POST', directory: this.o.directory, timeoutMs: ABORT_MS, accept: [404],
+        ...(a.kind === 'permission' ? { body: { reply: 'reject' } } : {}),
+      }).catch((err: unknown) => this.log.warn({ err: (err as Error).message, request: a.id }, 'clearing a request of the aborted run failed'));
+    }));
   }
 }
