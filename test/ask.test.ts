@@ -10,7 +10,7 @@ import { createWorkspace, waitFor } from '../container/testbed/index.js';
 import { createBroker, type WarrenConfig } from '../src/index.js';
 import { callServer } from '../src/opencode/api.js';
 import type { HistoryEntry } from '../src/opencode/reply.js';
-import { expectNothingLeft, historyOf, runtimeFor, workspaceConfig } from './helpers/runtime.js';
+import { capturingLogger, expectNothingLeft, historyOf, runtimeFor, workspaceConfig } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'ask' });
 t.teardown(() => ws.close());
@@ -211,6 +211,54 @@ t.test('a subagent asks: the caller gets its request and answers it through the 
   await rt.answerPermission(s.id, p.id, 'once');
   t.equal((await run.promise).text, `echo: ${prompt}`);
   t.ok(await exists(`${dir}/sub.txt`), 'the subagent\'s command ran');
+});
+
+t.test('the link drops while a permission waits: the run resubscribes, still waits (asked once), and the answer completes it', async (t) => {
+  const { logger, lines } = capturingLogger();
+  const rt = runtimeFor(t, ws, {}, logger);
+  await rt.link.waitForUp(10_000);
+  const dir = await askingDir('drop-wait');
+  const s = await rt.createSession({ directory: dir });
+  const prompt = '[[fake:bash=echo after-the-drop]] across a drop';
+  const asked: PermissionRequest[] = [];
+  const run = tracked(rt.chat(s.id, { text: prompt, onPermission: (p) => asked.push(p), progressTimeoutMs: 2000, deadlineMs: 60_000 }));
+  const p = await waitFor('the permission event', () => asked[0], { timeoutMs: 60_000 });
+  t.teardown(() => ws.startSshd().catch(() => {}));
+  await ws.killSshd();
+  await waitFor('the link to notice', () => rt.link.state !== 'up', { timeoutMs: 10_000 });
+  const before = lines.length;
+  await ws.startSshd();
+  await waitFor('the run to stream again', () => lines.slice(before).some((l) => l.includes('"to":"streaming"')), { timeoutMs: 30_000 });
+  await delay(4000); // past the progress watchdog (2 s) once more, on the new stream
+  t.notOk(run.settled(), 'the run still waits for the person');
+  t.equal(asked.length, 1, 'the request the caller has was not sent again');
+  await rt.answerPermission(s.id, p.id, 'once');
+  t.equal((await run.promise).text, `echo: ${prompt}\ntool said: after-the-drop`);
+});
+
+t.test('answered while the link is down (by an attached TUI, say): the run completes, and a late answer finds nothing', async (t) => {
+  const rt = runtimeFor(t, ws);
+  await rt.link.waitForUp(10_000);
+  const dir = await askingDir('drop-answered');
+  const s = await rt.createSession({ directory: dir });
+  const prompt = '[[fake:bash=echo answered-elsewhere]] during a drop';
+  const asked: PermissionRequest[] = [];
+  const run = rt.chat(s.id, { text: prompt, onPermission: (p) => asked.push(p), progressTimeoutMs: 2000, deadlineMs: 60_000 });
+  run.catch(() => {});
+  const p = await waitFor('the permission event', () => asked[0], { timeoutMs: 60_000 });
+  t.teardown(() => ws.startSshd().catch(() => {}));
+  await ws.killSshd();
+  await waitFor('the link to notice', () => rt.link.state !== 'up', { timeoutMs: 10_000 });
+  // Inside the workspace, straight to opencode: what an attached TUI's answer is.
+  const port = rt.config.opencode.port;
+  const answer = await ws.runAsUser(['sh', '-c',
+    'curl -sf -u "opencode:$(cat "$HOME/.local/state/warren/opencode-$1.password")" -H "content-type: application/json" -d \'{"reply":"once"}\' "http://127.0.0.1:$1/permission/$2/reply?directory=$3"',
+    'x', String(port), p.id, dir]);
+  t.equal(answer.stdout.trim(), 'true', 'opencode took the answer');
+  await ws.startSshd();
+  t.equal((await run).text, `echo: ${prompt}\ntool said: answered-elsewhere`, 'the run completed across the drop');
+  t.equal(asked.length, 1);
+  await t.rejects(rt.answerPermission(s.id, p.id, 'once'), { code: 'WARREN_ERR_REQUEST_NOT_FOUND' });
 });
 
 t.test('nothing is left behind', async (t) => {
