@@ -116,6 +116,11 @@ export class MessageRuns {
       ...(o.follow ? { follow: true } : {}),
       onDelta: (delta) => run.push('text', { delta }),
       onTool: (t) => run.push('tool', { ...t }),
+      // What a UI needs to ask a person; answered through the permissions/questions routes.
+      onPermission: (p) => run.push('permission', {
+        id: p.id, permission: p.permission, patterns: p.patterns, metadata: p.metadata, always: p.always, ...(p.sessionID !== key.sessionID ? { sessionID: p.sessionID } : {}),
+      }),
+      onQuestion: (q) => run.push('question', { id: q.id, questions: q.questions, ...(q.sessionID !== key.sessionID ? { sessionID: q.sessionID } : {}) }),
     }, session).then(
       (r) => run.push('done', { sessionID: r.sessionID, messageID: r.messageID, text: r.text, ...(r.imported || o.imported ? { imported: true } : {}) }),
       (err: unknown) => run.push('error', isWarrenError(err)

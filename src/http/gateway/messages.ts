@@ -13,6 +13,7 @@ import type { Broker } from '../../broker/broker.js';
 import { isIdempotencyKey } from '../../broker/idempotency.js';
 import type { Run, RunKey } from '../../broker/runs.js';
 import { InvalidMessageIdError } from '../../errors.js';
+import { PERMISSION_REPLIES, type PermissionReply } from '../../opencode/ask.js';
 import { isMessageId } from '../../opencode/ids.js';
 import { checkSessionId } from '../../opencode/locate.js';
 import { badRequest, readJson, sendError, sendJson } from './respond.js';
@@ -42,6 +43,33 @@ export async function postAbort(broker: Broker, key: RunKey, res: ServerResponse
   checkKey(key);
   await broker.messages.abort(key);
   sendJson(res, 202, { aborted: true, messageID: key.messageID });
+}
+
+/** POST .../sessions/:id/permissions/:requestID {"reply":"once"|"always"|"reject"}: answers a `permission` event. */
+export async function postPermission(broker: Broker, name: string, sessionID: string, requestID: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  checkSessionId(sessionID);
+  const body = await readJson(req, 64 * 1024);
+  for (const k of Object.keys(body)) if (k !== 'reply') throw badRequest(`unknown field ${JSON.stringify(k)}; send {"reply":"once"|"always"|"reject"}`);
+  if (typeof body.reply !== 'string' || !(PERMISSION_REPLIES as readonly string[]).includes(body.reply)) throw badRequest('"reply" must be "once", "always" or "reject"');
+  await broker.answerPermission(name, sessionID, requestID, body.reply as PermissionReply);
+  sendJson(res, 200, { answered: true });
+}
+
+/** POST .../sessions/:id/questions/:requestID {"answers":[["label",...],...]} or {"reject":true}: answers a `question` event. */
+export async function postQuestion(broker: Broker, name: string, sessionID: string, requestID: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  checkSessionId(sessionID);
+  const body = await readJson(req, 64 * 1024);
+  for (const k of Object.keys(body)) if (k !== 'answers' && k !== 'reject') throw badRequest(`unknown field ${JSON.stringify(k)}; send {"answers":[["label"]]} or {"reject":true}`);
+  if (body.reject === true && body.answers === undefined) {
+    await broker.answerQuestion(name, sessionID, requestID, 'reject');
+  } else {
+    const answers = body.answers;
+    if (!Array.isArray(answers) || !answers.every((a) => Array.isArray(a) && a.every((l) => typeof l === 'string'))) {
+      throw badRequest('"answers" must be a list of lists of labels, one list per question (or send {"reject":true})');
+    }
+    await broker.answerQuestion(name, sessionID, requestID, answers as string[][]);
+  }
+  sendJson(res, 200, { answered: true });
 }
 
 function checkKey(key: RunKey): void {

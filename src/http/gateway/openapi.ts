@@ -18,16 +18,16 @@ export const PLANNED = { 'x-warren-status': 'planned' } as const;
 export const ERROR_CODES: Readonly<Record<number, readonly string[]>> = {
   400: ['WARREN_ERR_BAD_REQUEST', 'WARREN_ERR_SESSION_ID', 'WARREN_ERR_MESSAGE_ID', 'WARREN_ERR_UNQUOTABLE'],
   401: ['WARREN_ERR_UNAUTHORIZED'],
-  404: ['WARREN_ERR_UNKNOWN_WORKSPACE', 'WARREN_ERR_SESSION_NOT_FOUND', 'WARREN_ERR_NO_ROUTE', 'WARREN_ERR_MESSAGE_NOT_FOUND'],
+  404: ['WARREN_ERR_UNKNOWN_WORKSPACE', 'WARREN_ERR_SESSION_NOT_FOUND', 'WARREN_ERR_NO_ROUTE', 'WARREN_ERR_MESSAGE_NOT_FOUND', 'WARREN_ERR_REQUEST_NOT_FOUND'],
   405: ['WARREN_ERR_BAD_REQUEST'],
   409: ['WARREN_ERR_SESSION_BUSY', 'WARREN_ERR_RUN_FINISHED'],
   413: ['WARREN_ERR_TOO_LARGE'],
   502: ['WARREN_ERR_PORT_BUSY', 'WARREN_ERR_SERVER_START', 'WARREN_ERR_SERVER_GONE', 'WARREN_ERR_SERVER_HTTP', 'WARREN_ERR_IMPORT'],
   503: ['WARREN_ERR_LINK_DOWN', 'WARREN_ERR_LINK_LOST', 'WARREN_ERR_WAIT_UP_TIMEOUT', 'WARREN_ERR_SHUTTING_DOWN', 'WARREN_ERR_DB_LOCKED'],
-  504: ['WARREN_ERR_CHAT_TIMEOUT'],
+  504: ['WARREN_ERR_CHAT_TIMEOUT', 'WARREN_ERR_ASK_TIMEOUT'],
 };
 /** Codes a message stream's `error` event may carry (the run already answered 200). */
-const STREAM_ERROR_CODES = ['WARREN_ERR_CHAT_FAILED', 'WARREN_ERR_CHAT_STALLED', 'WARREN_ERR_CHAT_TIMEOUT', 'WARREN_ERR_SERVER_GONE', 'WARREN_ERR_WAIT_UP_TIMEOUT', 'WARREN_ERR_SHUTTING_DOWN', 'WARREN_ERR_ABORTED'];
+const STREAM_ERROR_CODES = ['WARREN_ERR_CHAT_FAILED', 'WARREN_ERR_CHAT_STALLED', 'WARREN_ERR_CHAT_TIMEOUT', 'WARREN_ERR_SERVER_GONE', 'WARREN_ERR_WAIT_UP_TIMEOUT', 'WARREN_ERR_SHUTTING_DOWN', 'WARREN_ERR_ABORTED', 'WARREN_ERR_ASK_TIMEOUT'];
 
 const ref = (kind: 'schemas' | 'responses' | 'parameters' | 'headers' | 'securitySchemes', name: string) => ({ $ref: `#/components/${kind}/${name}` });
 const schema = (name: string) => ref('schemas', name);
@@ -92,7 +92,6 @@ const sse = (description: string, headers?: Obj): Obj => ({
   content: { 'text/event-stream': { schema: schema('RunEventStream') } },
 });
 
-const emptyBodyOk = (description: string): Obj => ({ description });
 
 // ---- schemas ----
 
@@ -242,8 +241,8 @@ const schemas: Obj = {
   AcceptedEvent: event('accepted', schema('AcceptedData'), 'Always the first event.'),
   TextEvent: event('text', schema('TextData'), 'The next piece of the assistant\'s reply.'),
   ToolEvent: event('tool', schema('ToolData'), 'An update of a tool call.'),
-  PermissionEvent: event('permission', schema('PermissionData'), 'opencode asks to be allowed something.', { planned: true }),
-  QuestionEvent: event('question', schema('QuestionData'), 'opencode asks the user a question.', { planned: true }),
+  PermissionEvent: event('permission', schema('PermissionData'), 'opencode asks to be allowed something.'),
+  QuestionEvent: event('question', schema('QuestionData'), 'opencode asks the user a question.'),
   DoneEvent: event('done', schema('DoneData'), 'The last event of a run that succeeded.'),
   ErrorEvent: event('error', schema('ErrorData'), 'The last event of a run that failed. No `done` follows. One exception has no `id:`: `WARREN_ERR_SHUTTING_DOWN` when the daemon stops while you follow; that ends your stream, not the run, so follow it again later.', { idOptional: true }),
   RunEvent: {
@@ -466,26 +465,26 @@ function paths(): Obj {
     '/v1/workspaces/{ws}/sessions/{id}/permissions/{requestID}': {
       parameters: reqParams,
       post: {
-        operationId: 'replyPermission', tags: ['messages'], ...PLANNED,
+        operationId: 'replyPermission', tags: ['messages'],
         summary: 'Answer a `permission` event',
         requestBody: { required: true, content: json(schema('PermissionReply')) },
         responses: {
-          200: emptyBodyOk('Answered.'),
+          200: { description: 'Answered: opencode goes on as it does with the answer.', content: json({ type: 'object', required: ['answered'], properties: { answered: { const: true } } }) },
           ...wsErrors(),
-          404: { description: 'Unknown request, session or workspace.', content: json(errorBody(null)) },
+          404: { description: 'Unknown request (`REQUEST_NOT_FOUND`: not waiting for an answer in this session), session or workspace.', content: json(errorBody(null)) },
         },
       },
     },
     '/v1/workspaces/{ws}/sessions/{id}/questions/{requestID}': {
       parameters: reqParams,
       post: {
-        operationId: 'answerQuestion', tags: ['messages'], ...PLANNED,
+        operationId: 'answerQuestion', tags: ['messages'],
         summary: 'Answer (or reject) a `question` event',
         requestBody: { required: true, content: json(schema('QuestionReply')) },
         responses: {
-          200: emptyBodyOk('Answered.'),
+          200: { description: 'Answered: opencode goes on as it does with the answer.', content: json({ type: 'object', required: ['answered'], properties: { answered: { const: true } } }) },
           ...wsErrors(),
-          404: { description: 'Unknown request, session or workspace.', content: json(errorBody(null)) },
+          404: { description: 'Unknown request (`REQUEST_NOT_FOUND`: not waiting for an answer in this session), session or workspace.', content: json(errorBody(null)) },
         },
       },
     },

@@ -6,6 +6,8 @@
 //   POST /v1/workspaces/:ws/sessions/:id/messages    {text} -> the run's event stream
 //   GET  .../sessions/:id/messages/:msg/events       replay and follow a run
 //   POST .../sessions/:id/messages/:msg/abort        end a run
+//   POST .../sessions/:id/permissions/:req           answer a permission event
+//   POST .../sessions/:id/questions/:req             answer a question event
 //   ANY  /v1/workspaces/:ws/opencode/*               pass-through to opencode
 //   GET  /metrics                                    Prometheus text
 //   GET  /v1/openapi.json                            this list for machines (openapi.ts)
@@ -19,7 +21,7 @@ import { renderMetrics } from '../../broker/metrics.js';
 import { LinkDownError, ListenError, WarrenError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { tokenMatches } from './auth.js';
-import { getEvents, postAbort, postMessage } from './messages.js';
+import { getEvents, postAbort, postMessage, postPermission, postQuestion } from './messages.js';
 import { proxy } from './proxy.js';
 import { openapiDocument } from './openapi.js';
 import { checkSessionId } from '../../opencode/locate.js';
@@ -44,6 +46,7 @@ export const ROUTES = {
   sessions: new RegExp(`^/v1/workspaces/(${WS})/sessions/?$`),
   messages: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/?$`),
   run: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/([^/]+)/(events|abort)/?$`),
+  answer: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/(permissions|questions)/([^/]+)/?$`),
   opencode: new RegExp(`^/v1/workspaces/(${WS})/opencode(/.*)?$`),
   anyWorkspace: /^\/v1\/workspaces\/([^/]+)(\/.*)?$/,
 };
@@ -140,6 +143,12 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
       broker.workspace(key.workspace);
       requireUp(key.workspace);
       return verb === 'events' ? getEvents(broker, key, req, res, shutdown.signal) : postAbort(broker, key, res);
+    }
+    if ((m = ROUTES.answer.exec(path))) {
+      if (method !== 'POST') return methodNotAllowed(res, 'POST');
+      const [name, sessionID, kind, requestID] = [m[1]!, decodeURIComponent(m[2]!), m[3]!, decodeURIComponent(m[4]!)];
+      requireUp(name);
+      return kind === 'permissions' ? postPermission(broker, name, sessionID, requestID, req, res) : postQuestion(broker, name, sessionID, requestID, req, res);
     }
     if ((m = ROUTES.opencode.exec(path))) {
       // opencode's API uses these; TRACE and WebDAV's methods have no business there.
