@@ -13,7 +13,7 @@ const HELP = `warren: SSH-tunnel session broker for OpenCode workspaces
 usage: warren <command> [options]
 
 commands:
-  chat <workspace> [--session <id>] [--directory D] [--config F] [--keep-server] <message>
+  chat <workspace> [--session <id>] [--directory D] [--config F] [--keep-server] [--auto] <message>
                    send a message and stream the reply; without --session a new
                    session is created and its id printed on stderr. A session the
                    server does not know is found and imported first.

@@ -1,12 +1,14 @@
-// `warren chat <workspace> [--session <id>] [--directory D] [--config F] [--keep-server] <message>`
+// `warren chat <workspace> [--session <id>] [--directory D] [--config F] [--keep-server] [--auto] <message>`
 // Streams the reply to stdout and exits 0 when the session goes idle. Works without
 // a daemon: it opens its own link, and stops a server it started itself when done
-// (unless --keep-server), since nothing would stop it when idle otherwise.
+// (unless --keep-server), since nothing would stop it when idle otherwise. When
+// opencode asks a person, it asks on the terminal, or follows --auto (ask-person.ts).
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../errors.js';
 import { checkDirectory, WorkspaceRuntime } from '../../broker/workspace.js';
 import { checkSessionId, type SessionInfo } from '../../opencode/locate.js';
 import { cliLogger, loadFor, pickWorkspace } from '../context.js';
+import { personAnswerer } from '../ask-person.js';
 
 const UP_WAIT_MS = 15_000;
 
@@ -15,12 +17,12 @@ export async function chatCommand(argv: string[]): Promise<number> {
     args: argv, allowPositionals: true, strict: true,
     options: {
       session: { type: 'string' }, directory: { type: 'string' }, config: { type: 'string' },
-      'keep-server': { type: 'boolean', default: false },
+      'keep-server': { type: 'boolean', default: false }, auto: { type: 'boolean', default: false },
     },
   });
   const [name, ...words] = positionals;
   const message = words.join(' ');
-  if (!name || !message.trim()) throw new UsageError('usage: warren chat <workspace> [--session <id>] [--directory D] [--config F] <message>');
+  if (!name || !message.trim()) throw new UsageError('usage: warren chat <workspace> [--session <id>] [--directory D] [--config F] [--auto] <message>');
   if (values.session !== undefined) checkSessionId(values.session);
   if (values.directory !== undefined) checkDirectory(values.directory);
   const config = loadFor(values.config);
@@ -44,8 +46,14 @@ export async function chatCommand(argv: string[]): Promise<number> {
       sessionID = created.id;
       process.stderr.write(`session: ${sessionID}\n`);
     }
+    const person = personAnswerer({ auto: values.auto, terminal: Boolean(process.stdin.isTTY && process.stderr.isTTY), stderr: process.stderr, stdin: process.stdin });
+    const id = sessionID;
+    // An answer that fails (the run ended meanwhile, say) ends in the run's own error.
+    const answer = (p: Promise<unknown>) => { p.catch((err: Error) => logger.warn({ err: err.message }, 'answering opencode failed')); };
     const result = await rt.chat(sessionID, {
       text: message, signal: abort.signal,
+      onPermission: (p) => answer(person.permission(p).then((reply) => rt.answerPermission(id, p.id, reply))),
+      onQuestion: (q) => answer(person.question(q).then((answers) => rt.answerQuestion(id, q.id, answers))),
       onDelta: (d) => {
         wroteText = true;
         endsWithNewline = d.endsWith('\n');
