@@ -10,22 +10,12 @@ import { createWorkspace, waitFor } from '../container/testbed/index.js';
 import { createBroker, type WarrenConfig } from '../src/index.js';
 import { callServer } from '../src/opencode/api.js';
 import type { HistoryEntry } from '../src/opencode/reply.js';
-import { capturingLogger, expectNothingLeft, historyOf, runtimeFor, workspaceConfig } from './helpers/runtime.js';
+import { askingDir as askingDirIn, capturingLogger, expectNothingLeft, historyOf, runtimeFor, workspaceConfig } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'ask' });
 t.teardown(() => ws.close());
 
-/**
- * A project directory whose opencode.json (project config, merged over the user's)
- * makes every bash call ask. opencode keeps "always" approvals per directory, so each
- * test has its own.
- */
-async function askingDir(name: string): Promise<string> {
-  const dir = `${ws.home}/projects/${name}`;
-  const r = await ws.runAsUser(['sh', '-c', 'mkdir -p "$1" && printf %s "$2" > "$1/opencode.json"', 'x', dir, JSON.stringify({ permission: { bash: 'ask' } })]);
-  if (r.code !== 0) throw new Error(`cannot make ${dir}: ${r.stderr}`);
-  return dir;
-}
+const askingDir = (name: string) => askingDirIn(ws, name);
 
 async function exists(path: string): Promise<boolean> {
   return (await ws.runAsUser(['test', '-e', path])).code === 0;

@@ -5,18 +5,13 @@
 import t, { type Test } from 'tap';
 import { createWorkspace, run, runOk, waitFor } from '../container/testbed/index.js';
 import { quoteCommand } from '../src/ssh/quote.js';
-import { configFile, expectNothingLeft } from './helpers/runtime.js';
+import { askingDir as askingDirIn, configFile, expectNothingLeft } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'cliask' });
 t.teardown(() => ws.close());
 const main = 'dist/src/cli/main.js';
 
-async function askingDir(name: string): Promise<string> {
-  const dir = `${ws.home}/projects/${name}`;
-  const r = await ws.runAsUser(['sh', '-c', 'mkdir -p "$1" && printf %s "$2" > "$1/opencode.json"', 'x', dir, JSON.stringify({ permission: { bash: 'ask' } })]);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return dir;
-}
+const askingDir = (name: string) => askingDirIn(ws, name);
 const exists = async (p: string) => (await ws.runAsUser(['test', '-e', p])).code === 0;
 const chat = (cfg: string, dir: string, text: string, extra: string[] = []) =>
   run([process.execPath, main, 'chat', ws.name, '--config', cfg, '--directory', dir, ...extra, '--', text], { timeoutMs: 90_000 });

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { createWorkspace } from '../container/testbed/index.js';
 import { ending, readEvents, startDaemon } from './helpers/daemon.js';
-import { expectNothingLeft } from './helpers/runtime.js';
+import { askingDir, expectNothingLeft } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'gwask' });
 t.teardown(() => ws.close());
@@ -15,9 +15,7 @@ const base = `${d.base}/v1/workspaces/${ws.name}`;
 const json = (body: unknown) => ({ method: 'POST', headers: d.headers({ 'content-type': 'application/json' }), body: JSON.stringify(body) });
 
 async function sessionIn(name: string): Promise<string> {
-  const dir = `${ws.home}/projects/${name}`;
-  const r = await ws.runAsUser(['sh', '-c', 'mkdir -p "$1" && printf %s "$2" > "$1/opencode.json"', 'x', dir, JSON.stringify({ permission: { bash: 'ask' } })]);
-  if (r.code !== 0) throw new Error(r.stderr);
+  const dir = await askingDir(ws, name);
   return ((await (await fetch(`${base}/sessions`, json({ directory: dir }))).json()) as { id: string }).id;
 }
 

@@ -74,3 +74,15 @@ export async function expectNothingLeft(t: Test, ws: Workspace, timeoutMs = 15_0
   await ws.close();
   t.same(ws.leftovers(), []);
 }
+
+/**
+ * A project directory in the workspace whose opencode.json (project config, merged over
+ * the user's) makes every bash call ask a person. opencode keeps "always" approvals per
+ * directory, so each test takes its own.
+ */
+export async function askingDir(ws: Workspace, name: string): Promise<string> {
+  const dir = `${ws.home}/projects/${name}`;
+  const r = await ws.runAsUser(['sh', '-c', 'mkdir -p "$1" && printf %s "$2" > "$1/opencode.json"', 'x', dir, JSON.stringify({ permission: { bash: 'ask' } })]);
+  if (r.code !== 0) throw new Error(`cannot make ${dir}: ${r.stderr}`);
+  return dir;
+}
