@@ -1,12 +1,25 @@
-// The bearer token: compared in constant time (hashes of equal length, so neither
-// the content nor the length leaks through timing).
+// The gateway token: compared in constant time (hashes of equal length, so neither
+// the content nor the length leaks through timing). As a bearer token everywhere;
+// on the pass-through also as the password of HTTP Basic auth (any username), since
+// that is all OpenCode's own clients send (`opencode attach <url> -p <password>`).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
-export function tokenMatches(req: IncomingMessage, token: string): boolean {
+export function tokenMatches(req: IncomingMessage, token: string, o: { basic?: boolean } = {}): boolean {
   const header = req.headers.authorization ?? '';
-  const m = /^Bearer (.+)$/i.exec(header);
-  const given = createHash('sha256').update(m?.[1] ?? '').digest();
-  const want = createHash('sha256').update(token).digest();
-  return timingSafeEqual(given, want) && m !== null;
+  const given = presented(header, o.basic ?? false);
+  const a = createHash('sha256').update(given ?? '').digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b) && given !== null;
+}
+
+/** The token a header presents: a bearer token, or (where allowed) a Basic password. */
+function presented(header: string, basic: boolean): string | null {
+  const bearer = /^Bearer (.+)$/i.exec(header);
+  if (bearer) return bearer[1]!;
+  const b = basic ? /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header) : null;
+  if (!b) return null;
+  const decoded = Buffer.from(b[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? null : decoded.slice(colon + 1);
 }

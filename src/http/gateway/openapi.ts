@@ -533,7 +533,7 @@ function build(): Obj {
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'The gateway token: `Authorization: Bearer <token>`. Missing or wrong: 401.' },
-        basic: { type: 'http', scheme: 'basic', ...PLANNED, description: 'For opencode\'s own clients on the pass-through (`opencode attach ... -p <token>`): any username, the token as password.' },
+        basic: { type: 'http', scheme: 'basic', description: 'For opencode\'s own clients on the pass-through (`opencode attach ... -p <token>`): any username, the token as password.' },
       },
       headers: {
         RetryAfter: {

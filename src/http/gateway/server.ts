@@ -77,9 +77,10 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
       if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
       return sendJson(res, 200, { ok: true });
     }
-    if (!tokenMatches(req, o.token)) {
-      res.setHeader('www-authenticate', 'Bearer realm="warren"');
-      sendJson(res, 401, { error: { code: 'WARREN_ERR_UNAUTHORIZED', message: 'missing or wrong bearer token' } });
+    const passThrough = ROUTES.opencode.test((req.url ?? '/').split('?')[0]!);
+    if (!tokenMatches(req, o.token, { basic: passThrough })) {
+      res.setHeader('www-authenticate', passThrough ? ['Bearer realm="warren"', 'Basic realm="warren"'] : 'Bearer realm="warren"');
+      sendJson(res, 401, { error: { code: 'WARREN_ERR_UNAUTHORIZED', message: passThrough ? 'missing or wrong token (a bearer token, or the password of HTTP Basic auth)' : 'missing or wrong bearer token' } });
       return;
     }
     // The raw path, before any URL parsing: WHATWG URLs resolve "..", even encoded
