@@ -31,10 +31,15 @@ t.test('the bearer token: only the exact token passes; both sides are hashed bef
   // Different lengths must not throw (timingSafeEqual does on unequal lengths): both are digests.
   t.doesNotThrow(() => tokenMatches(as('Bearer a'), 'a-much-longer-token-than-that'));
   const code = fs.readFileSync(path.join(src, 'http', 'gateway', 'auth.ts'), 'utf8');
-  t.match(code, /createHash\('sha256'\)\.update\(m\?\.\[1\] \?\? ''\)\.digest\(\)/, 'the given token is hashed');
+  t.match(code, /createHash\('sha256'\)\.update\(given \?\? ''\)\.digest\(\)/, 'the given token (bearer or Basic password) is hashed');
   t.match(code, /createHash\('sha256'\)\.update\(token\)\.digest\(\)/, 'the expected one too');
-  t.match(code, /timingSafeEqual\(given, want\)/, 'and the digests are compared in constant time');
-  t.notMatch(code, /(given|want|token|header)\s*[!=]==|[!=]==\s*(given|want|token|header)|\.equals\(|localeCompare/, 'no early-exit comparison of the secret');
+  t.match(code, /timingSafeEqual\(a, b\)/, 'and the digests are compared in constant time');
+  t.notMatch(code, /(given|want|token|header|decoded)\s*[!=]==|[!=]==\s*(given|want|token|header|decoded)|\.equals\(|localeCompare/, 'no early-exit comparison of the secret');
+  const basic = (user: string, pw: string) => as(`Basic ${Buffer.from(`${user}:${pw}`).toString('base64')}`);
+  t.ok(tokenMatches(basic('any', 'the-right-token-0123456789'), 'the-right-token-0123456789', { basic: true }), 'a Basic password, where allowed');
+  t.notOk(tokenMatches(basic('any', 'the-right-token-0123456789'), 'the-right-token-0123456789'), 'but not elsewhere');
+  t.notOk(tokenMatches(basic('the-right-token-0123456789', ''), 'the-right-token-0123456789', { basic: true }), 'the username is not the password');
+  t.notOk(tokenMatches(as('Basic bm9jb2xvbg=='), 'nocolon', { basic: true }), 'no colon, no password');
 });
 
 t.test('the token file: 0600 in a 0700 directory when generated, and chmodded back when loosened', async (t) => {

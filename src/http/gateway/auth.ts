@@ -7,19 +7,18 @@ import type { IncomingMessage } from 'node:http';
 
 export function tokenMatches(req: IncomingMessage, token: string, o: { basic?: boolean } = {}): boolean {
   const header = req.headers.authorization ?? '';
-  const given = presented(header, o.basic ?? false);
+  const { given, found } = presented(header, o.basic ?? false);
   const a = createHash('sha256').update(given ?? '').digest();
   const b = createHash('sha256').update(token).digest();
-  return timingSafeEqual(a, b) && given !== null;
+  return timingSafeEqual(a, b) && found;
 }
 
 /** The token a header presents: a bearer token, or (where allowed) a Basic password. */
-function presented(header: string, basic: boolean): string | null {
+function presented(header: string, basic: boolean): { given: string; found: boolean } {
   const bearer = /^Bearer (.+)$/i.exec(header);
-  if (bearer) return bearer[1]!;
+  if (bearer) return { given: bearer[1]!, found: true };
   const b = basic ? /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header) : null;
-  if (!b) return null;
-  const decoded = Buffer.from(b[1]!, 'base64').toString('utf8');
+  const decoded = b ? Buffer.from(b[1]!, 'base64').toString('utf8') : '';
   const colon = decoded.indexOf(':');
-  return colon < 0 ? null : decoded.slice(colon + 1);
+  return colon < 0 ? { given: '', found: false } : { given: decoded.slice(colon + 1), found: true };
 }
