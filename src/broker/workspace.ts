@@ -7,7 +7,7 @@ import { Link } from '../ssh/link.js';
 import type { Semaphore } from '../ssh/semaphore.js';
 import type { Transport } from '../ssh/transport.js';
 import { randomUUID } from 'node:crypto';
-import { ChatTimeoutError, InvalidDirectoryError, SessionBusyError } from '../errors.js';
+import { ChatTimeoutError, InvalidDirectoryError, SessionBusyError, SessionNotFoundError } from '../errors.js';
 import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from '../opencode/across-drops.js';
 import { callServer } from '../opencode/api.js';
 import { answerPermission, answerQuestion, type PermissionReply } from '../opencode/ask.js';
@@ -26,6 +26,9 @@ export const DEFAULT_IMPORT_FROM = ['~/.local/share'];
 
 /** The key of the session metadata that marks warren's create, to find it after a drop. */
 const CREATE_TOKEN_KEY = 'warrenCreate';
+
+/** Sessions remembered as known to the server; past this the memory starts again. */
+const MAX_KNOWN = 10_000;
 
 // Linux's PATH_MAX (terminating NUL excluded) and NAME_MAX.
 const MAX_DIRECTORY_BYTES = 4095;
@@ -54,6 +57,8 @@ export class WorkspaceRuntime {
   private readonly log: Logger;
   /** Sessions with a message running through this runtime. */
   private readonly answering = new Set<string>();
+  /** Sessions the running server is known to have (knowSession), and which server that was. */
+  private known = { instance: -1, ids: new Set<string>() };
 
   constructor(readonly config: WorkspaceConfig, o: RuntimeOptions = {}) {
     this.name = config.name;
@@ -110,6 +115,24 @@ export class WorkspaceRuntime {
       await this.onStep?.('locate');
       return locateSession(this.ctx, sessionID);
     }, { restartServer: true });
+  }
+
+  /**
+   * Makes sure the server has the session before a pass-through request reaches for
+   * it, importing it from elsewhere if needed: once per session and server instance.
+   * One that exists nowhere is left for the server to answer (its own 404).
+   */
+  async knowSession(sessionID: string): Promise<void> {
+    const instance = this.server.instance;
+    if (this.known.instance === instance && this.known.ids.has(sessionID)) return;
+    try {
+      await this.locate(sessionID);
+    } catch (err) {
+      if (err instanceof SessionNotFoundError) return;
+      throw err;
+    }
+    if (this.known.instance !== this.server.instance || this.known.ids.size >= MAX_KNOWN) this.known = { instance: this.server.instance, ids: new Set() };
+    this.known.ids.add(sessionID);
   }
 
   sessions(): Promise<SessionRow[]> {

@@ -23,6 +23,7 @@ import type { Logger } from '../../log.js';
 import { tokenMatches } from './auth.js';
 import { getEvents, postAbort, postMessage, postPermission, postQuestion } from './messages.js';
 import { proxy } from './proxy.js';
+import { PromptOrder } from './prompt-order.js';
 import { openapiDocument } from './openapi.js';
 import { checkSessionId } from '../../opencode/locate.js';
 import { listenPrivate, prepareSocketPath } from '../../broker/socket-file.js';
@@ -62,6 +63,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
   const shutdown = new AbortController();
   const sockets = new Set<Socket>();
   const log = o.logger.child({ component: 'gateway' });
+  const order = new PromptOrder();
 
   const requireUp = (name: string) => {
     const rt = broker.workspace(name);
@@ -155,7 +157,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
       // opencode's API uses these; TRACE and WebDAV's methods have no business there.
       if (!PASS_THROUGH_METHODS.includes(method)) return methodNotAllowed(res, PASS_THROUGH_METHODS.join(', '));
       const rt = requireUp(m[1]!);
-      return proxy(rt, m[2] ?? '/', url.search, req, res);
+      return proxy(rt, m[2] ?? '/', url.search, req, res, order);
     }
     if ((m = ROUTES.anyWorkspace.exec(path))) {
       broker.workspace(decodeURIComponent(m[1]!));
