@@ -78,7 +78,7 @@ if (only.includes('liveness')) {
 }
 if (only.includes('chat')) {
   const r = await benchChat({ rounds });
-  section('messages: warren vs one `opencode run --session` per message; cold start vs opencode\'s own', formatChatBench(r));
+  section('messages: warren vs one `opencode run --session` per message and vs an exec\'d curl per API call; cold start vs opencode\'s own', formatChatBench(r));
   rows.push(...chatRows(r));
 }
 if (only.includes('scale')) {

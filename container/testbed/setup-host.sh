@@ -9,6 +9,8 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v pkill >/dev/null 2>&1 || need+=(procps)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v git >/dev/null 2>&1 || need+=(git)
+# Only the chat bench uses it: its anchor runs curl inside the workspace, as Perry does.
+command -v curl >/dev/null 2>&1 || need+=(curl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "warren testbed: missing ${need[*]}; install them (Debian: apt-get install ${need[*]})" >&2

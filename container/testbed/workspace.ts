@@ -82,8 +82,11 @@ export interface Workspace {
   /** SIGSTOPs every process of the workspace: a frozen container, TCP still acking. */
   freeze(): Promise<void>;
   thaw(): Promise<void>;
-  /** Starts a long-running command as the workspace user inside the workspace; killed with it. */
-  spawnAsUser(argv: readonly string[], o?: { cwd?: string }): ChildProcess;
+  /**
+   * Starts a long-running command as the workspace user inside the workspace; killed with it.
+   * `input` is written to its stdin, which is then closed (without it stdin is /dev/null).
+   */
+  spawnAsUser(argv: readonly string[], o?: { cwd?: string; input?: string }): ChildProcess;
   /** argv that runs this workspace's sshd in inetd mode (`sshd -i`): SSH over stdio, no port. */
   sshdInetdArgv(): string[];
   /** A second sshd on the workspace's own 127.0.0.1:port, reachable only through a forward (a jump target). */
@@ -421,12 +424,24 @@ async function build(names: SlotNames, mode: Mode, opts: WorkspaceOptions): Prom
         ? ['ip', 'netns', 'exec', names.netns, 'setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', 'env', '-i', ...envArgs, ...argv]
         : ['env', '-i', ...envArgs, ...argv];
       const child = spawn(full[0]!, full.slice(1), {
-        cwd: o.cwd ?? home, stdio: ['ignore', 'pipe', 'pipe'], env: {},
+        cwd: o.cwd ?? home, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: {},
         ...(mode === 'loopback' && createdUser ? { uid, gid } : {}),
       });
-      if (child.pid !== undefined) {
-        pids.extraPids.push(child.pid);
+      if (o.input !== undefined) {
+        child.stdin!.on('error', () => {});
+        child.stdin!.end(o.input);
+      }
+      const pid = child.pid;
+      if (pid !== undefined) {
+        pids.extraPids.push(pid);
         saveOwner();
+        // Forgotten once it exits: teardown (or a later sweep) kills every pid listed,
+        // and a short-lived child's pid may by then be an unrelated process's.
+        child.once('exit', () => {
+          const i = pids.extraPids.indexOf(pid);
+          if (i >= 0) pids.extraPids.splice(i, 1);
+          if (!closed) saveOwner();
+        });
       }
       return child;
     },
