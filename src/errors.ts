@@ -59,6 +59,9 @@ export type BrokerErrorCode =
   | 'WARREN_ERR_LISTEN'
   | 'WARREN_ERR_SHUTTING_DOWN'
   | 'WARREN_ERR_NO_ROUTE'
+  | 'WARREN_ERR_ATTACH'
+  | 'WARREN_ERR_NO_OPENCODE_CLIENT'
+  | 'WARREN_ERR_CLIENT_VERSION'
   | 'WARREN_ERR_INTERNAL';
 
 export class WarrenError extends Error {
@@ -230,8 +233,8 @@ export class PortBusyError extends WarrenError {
 
 /** The server died while it was being used; the next request starts it again. */
 export class ServerGoneError extends WarrenError {
-  constructor(workspace: string) {
-    super('WARREN_ERR_SERVER_GONE', `opencode in workspace ${workspace} stopped (it exited or was killed); it starts again on the next message`);
+  constructor(workspace: string, cause?: unknown) {
+    super('WARREN_ERR_SERVER_GONE', `opencode in workspace ${workspace} stopped (it exited or was killed); it starts again on the next message`, cause === undefined ? {} : { cause });
   }
 }
 
@@ -388,4 +391,27 @@ export class ListenError extends WarrenError {
 
 export function isWarrenError(err: unknown): err is WarrenError {
   return err instanceof WarrenError;
+}
+
+// ---- warren attach: OpenCode's own TUI on this host ----
+
+/** The daemon cannot hand the TUI a way in (its gateway is not on TCP, say). */
+export class AttachError extends WarrenError {
+  constructor(message: string) {
+    super('WARREN_ERR_ATTACH', message);
+  }
+}
+
+/** `opencode` is not on this host's PATH. */
+export class NoOpencodeClientError extends WarrenError {
+  constructor(version: string | null) {
+    super('WARREN_ERR_NO_OPENCODE_CLIENT', `opencode is not installed on this host (not found on PATH); install it with npm install -g opencode-ai${version ? `@${version}` : ''}`);
+  }
+}
+
+/** The host's opencode and the workspace's differ in a way their API may not survive. */
+export class ClientVersionError extends WarrenError {
+  constructor(workspace: string, host: string, remote: string) {
+    super('WARREN_ERR_CLIENT_VERSION', `opencode on this host is ${host} but workspace ${workspace} runs ${remote}; install the same version here: npm install -g opencode-ai@${remote}`);
+  }
 }

@@ -32,6 +32,8 @@ export interface PromptWait {
 
 export interface StreamTap {
   feed(chunk: Buffer): void;
+  /** Between two upstreams (held-stream.ts): prompts wait for it to subscribe again. */
+  holding(on: boolean): void;
   close(): void;
 }
 
@@ -46,11 +48,41 @@ interface Wait {
   check: (() => void) | null;
 }
 
-interface Tap { scope: StreamScope }
+interface Tap { scope: StreamScope; holding: boolean }
 
 export class PromptOrder {
   private readonly waits = new Map<string, Set<Wait>>();
   private readonly taps = new Map<string, Set<Tap>>();
+  private readonly resumed = new Map<string, Set<() => void>>();
+
+  /**
+   * Resolves once no event stream of the workspace is between upstreams, or at the
+   * deadline: a prompt sent meanwhile would publish its events to nobody.
+   */
+  async streamsReady(workspace: string, deadlineMs: number): Promise<void> {
+    const anyHolding = () => [...this.taps.get(workspace) ?? []].some((tap) => tap.holding);
+    if (!anyHolding()) return;
+    let set = this.resumed.get(workspace);
+    if (!set) this.resumed.set(workspace, (set = new Set()));
+    const waiters = set;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, deadlineMs);
+      function done(): void {
+        clearTimeout(timer);
+        waiters.delete(check);
+        resolve();
+      }
+      function check(): void {
+        if (!anyHolding()) done();
+      }
+      waiters.add(check);
+    });
+    if (waiters.size === 0 && this.resumed.get(workspace) === waiters) this.resumed.delete(workspace);
+  }
+
+  private notifyResumed(workspace: string): void {
+    for (const check of [...this.resumed.get(workspace) ?? []]) check();
+  }
 
   /** `directory` is the prompt's (its header or query), null for the server's own. */
   begin(workspace: string, sessionID: string, directory: string | null): PromptWait {
@@ -91,7 +123,7 @@ export class PromptOrder {
 
   /** Watches one event stream of the workspace as it passes through. */
   tap(workspace: string, scope: StreamScope): StreamTap {
-    const tap: Tap = { scope };
+    const tap: Tap = { scope, holding: false };
     let taps = this.taps.get(workspace);
     if (!taps) this.taps.set(workspace, (taps = new Set()));
     taps.add(tap);
@@ -123,8 +155,13 @@ export class PromptOrder {
         if (last < 0) return;
         for (const line of text.slice(0, last).split('\n')) this.line(tap, waits, line);
       },
+      holding: (on) => {
+        tap.holding = on;
+        if (!on) this.notifyResumed(workspace);
+      },
       close: () => {
         taps!.delete(tap);
+        this.notifyResumed(workspace);
         if (taps!.size === 0 && this.taps.get(workspace) === taps) this.taps.delete(workspace);
         for (const w of this.waits.get(workspace) ?? []) {
           w.completed.delete(tap);

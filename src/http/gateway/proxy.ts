@@ -6,22 +6,29 @@
 // they are. Two things more than a plain proxy, so that any session resumes in
 // OpenCode's own clients too: a session the server does not know is found and
 // imported before the request reaches it (the TUI and `run -s` ask for it first),
-// and a synchronous prompt's response waits for the event streams (prompt-order.ts).
+// a synchronous prompt's response waits for the event streams (prompt-order.ts),
+// and event streams are held across link drops and server restarts (held-stream.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { request } from 'undici';
 import type { WorkspaceRuntime } from '../../broker/workspace.js';
-import { isWarrenError, ServerGoneError, ServerHttpError, WarrenError } from '../../errors.js';
+import { WarrenError } from '../../errors.js';
+import { RECONNECT_WAIT_MS } from '../../opencode/across-drops.js';
 import { isSessionId } from '../../opencode/ids.js';
+import { holdEventStream } from './held-stream.js';
 import type { PromptOrder } from './prompt-order.js';
 import { badRequest } from './respond.js';
+import { maySendAgain, stampPrompt } from './replay.js';
+import { drained, forwardHeaders, openUpstream, responseHeaders } from './upstream.js';
 
-const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length']);
 const MAX_BODY = 32 * 1024 * 1024;
 /** Routes of one session, in opencode's API and its newer /api surface. */
 const SESSION_ROUTE = /^\/(?:api\/)?session\/([^/?]+)/;
 /** The synchronous prompts: their response is the end of the answer for the client. */
 const SYNC_PROMPT = /^\/session\/([^/?]+)\/(?:message|command)(?:\?|$)/;
+/** Everything that makes the session produce events. */
+const PROMPT = /^\/session\/[^/?]+\/(?:message|command|shell|prompt_async)(?:\?|$)/;
+/** opencode's event streams, held across drops (held-stream.ts). */
+const EVENTS = /^\/(?:global\/)?event(?:\?|$)/;
 
 /** The path inside opencode, refusing anything that tries to climb out of it. */
 export function proxiedPath(rest: string, search: string): string {
@@ -54,43 +61,37 @@ async function* limited(body: AsyncIterable<Buffer>, max: number): AsyncGenerato
 export async function proxy(rt: WorkspaceRuntime, rest: string, search: string, req: IncomingMessage, res: ServerResponse, order: PromptOrder): Promise<void> {
   const target = proxiedPath(rest, search);
   if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw tooLarge();
-  await rt.server.ensureRunning();
+  const method = req.method ?? 'GET';
   const sessionID = SESSION_ROUTE.exec(target)?.[1];
+  // A prompt sent while an event stream is between upstreams would publish to nobody.
+  if (method === 'POST' && PROMPT.test(target)) await order.streamsReady(rt.name, RECONNECT_WAIT_MS);
+  await rt.server.ensureRunning();
   if (sessionID && isSessionId(sessionID)) await rt.knowSession(sessionID);
-  const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !HOP.has(k)) headers[k] = v;
-  headers.authorization = rt.server.authorization();
   const release = rt.server.acquire();
   const abort = new AbortController();
   // Only a client that left early aborts the upstream request: aborting after every
   // finished response cost a DOMException per request (~2% of the gateway's CPU at c=32).
   res.on('close', () => { if (!res.writableFinished) abort.abort(); });
-  const prompt = req.method === 'POST' && sessionID && SYNC_PROMPT.test(target) ? order.begin(rt.name, sessionID, directoryOf(req, search)) : null;
+  const prompt = method === 'POST' && sessionID && SYNC_PROMPT.test(target) ? order.begin(rt.name, sessionID, directoryOf(req, search)) : null;
   try {
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    const upstream = await request(`${rt.server.baseUrl}${target}`, {
-      method: (req.method ?? 'GET') as 'GET', headers, signal: abort.signal, dispatcher: rt.server.dispatcher,
-      ...(hasBody ? { body: Readable.from(limited(req, MAX_BODY)) } : {}),
-      headersTimeout: 60_000, bodyTimeout: 0,
-    }).catch((err: unknown) => {
-      if (isWarrenError(err) && err.code === 'WARREN_ERR_CHANNEL_REFUSED') {
-        rt.server.markGone('nothing listens on its port');
-        throw new ServerGoneError(rt.name);
-      }
-      const code = (err as { code?: string }).code;
-      if (code === 'UND_ERR_SOCKET') {
-        rt.server.markGone('it closed the connection');
-        throw new ServerGoneError(rt.name);
-      }
-      if (code === 'UND_ERR_HEADERS_TIMEOUT') throw new ServerHttpError(rt.name, `${req.method} ${target}`, 504, 'no response headers within 60 s');
-      throw err;
+    const hasBody = method !== 'GET' && method !== 'HEAD';
+    // A request that found the server dead is sent again once it is back, when that is
+    // safe: it has no body, or is a prompt (kept whole for it), a person's typed turn.
+    const replayable = !hasBody || PROMPT.test(target);
+    const stamped = hasBody && replayable ? stampPrompt(target, await collect(limited(req, MAX_BODY))) : null;
+    // Headers each time: a server started again has a password of its own.
+    const open = () => openUpstream(rt, {
+      method, target, headers: forwardHeaders(rt, req), signal: abort.signal,
+      ...(stamped ? { body: stamped.body } : hasBody ? { body: Readable.from(limited(req, MAX_BODY)) } : {}),
     });
-    const out: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(upstream.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
+    const upstream = await open().catch(async (err: unknown) => {
+      const again = replayable && await maySendAgain(rt, err, { sessionID: sessionID ?? null, messageID: stamped?.messageID ?? null, directory: directoryOf(req, search) });
+      if (!again) throw err;
+      return open();
+    });
+    const out = responseHeaders(upstream);
     if (prompt && upstream.statusCode === 200) {
-      const parts: Buffer[] = [];
-      for await (const chunk of upstream.body) parts.push(chunk as Buffer);
-      const body = Buffer.concat(parts);
+      const body = await collect(upstream.body as AsyncIterable<Buffer>);
       const messageID = answerOf(body);
       if (messageID) await prompt.settle(messageID);
       res.writeHead(upstream.statusCode, { ...out, 'content-length': String(body.length) });
@@ -98,17 +99,17 @@ export async function proxy(rt: WorkspaceRuntime, rest: string, search: string, 
       return;
     }
     res.writeHead(upstream.statusCode, out);
-    const tap = String(upstream.headers['content-type'] ?? '').startsWith('text/event-stream')
-      ? order.tap(rt.name, target.startsWith('/global/') ? { global: true } : { global: false, directory: directoryOf(req, search) })
-      : null;
-    try {
-      for await (const chunk of upstream.body) {
-        const flowing = res.write(chunk);
-        tap?.feed(chunk);
-        if (!flowing) await drained(res);
+    if (method === 'GET' && EVENTS.test(target) && upstream.statusCode === 200 && String(upstream.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+      const tap = order.tap(rt.name, target.startsWith('/global/') ? { global: true } : { global: false, directory: directoryOf(req, search) });
+      try {
+        await holdEventStream({ rt, first: upstream, reopen: open, res, tap, signal: abort.signal });
+      } finally {
+        tap.close();
       }
-    } finally {
-      tap?.close();
+      return;
+    }
+    for await (const chunk of upstream.body) {
+      if (!res.write(chunk)) await drained(res);
     }
     res.end();
   } catch (err) {
@@ -134,17 +135,10 @@ function directoryOf(req: IncomingMessage, search: string): string | null {
   return new URLSearchParams(search).get('directory');
 }
 
-/** Until the client takes more, or leaves (a 'drain' that never comes would hold the server's lease forever). */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-  });
+async function collect(body: AsyncIterable<Buffer>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const chunk of body) parts.push(chunk);
+  return Buffer.concat(parts);
 }
 
 /** The id of the assistant message a synchronous prompt answered with. */
