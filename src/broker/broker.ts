@@ -57,7 +57,8 @@ export class Broker {
   /** Library calls made right after createBroker wait this long for the tunnel (the gateway never waits). */
   private static readonly UP_WAIT_MS = RECONNECT_WAIT_MS;
 
-  private async ready(name: string): Promise<WorkspaceRuntime> {
+  /** The runtime once its tunnel is up (waiting up to UP_WAIT_MS), or the error that says why not. */
+  async ready(name: string): Promise<WorkspaceRuntime> {
     const rt = this.workspace(name);
     if (rt.link.state !== 'up') await rt.link.waitForUp(Broker.UP_WAIT_MS);
     return rt;

@@ -56,7 +56,10 @@ export function askDaemon(socketPath: string, request: object, timeoutMs = CONTR
       } catch {
         return finish(new WarrenError(CONTROL_FAILED, `the warren daemon on ${socketPath} answered something that is not JSON; is it a warren daemon of this version?`));
       }
+      const code = replyCode(reply);
       const e = replyError(reply);
+      // The daemon's own one-line error (no such session, say) is the person's answer as it is.
+      if (e !== null && code !== null) return finish(new WarrenError(code, e, { exitCode: code === 'WARREN_ERR_USAGE' ? 2 : 1 }));
       if (e !== null) return finish(new WarrenError(CONTROL_FAILED, `the warren daemon on ${socketPath} refused the request: ${e}`));
       finish(null, reply);
     };
@@ -83,6 +86,12 @@ export function askDaemon(socketPath: string, request: object, timeoutMs = CONTR
 
 function abortedError(socketPath: string): WarrenError {
   return new WarrenError(CONTROL_FAILED, `the request to the warren daemon on ${socketPath} was cancelled`);
+}
+
+/** The error's code when it is one of warren's own, other than a bad request (that one names the protocol, not the person's mistake). */
+function replyCode(reply: unknown): ErrorCode | null {
+  const code = (reply as { error?: { code?: unknown } } | null)?.error?.code;
+  return typeof code === 'string' && /^WARREN_ERR_[A-Z_]+$/.test(code) && code !== 'WARREN_ERR_BAD_REQUEST' ? code as ErrorCode : null;
 }
 
 function replyError(reply: unknown): string | null {

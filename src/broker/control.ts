@@ -1,14 +1,18 @@
-// The control socket `warren status` talks to: a unix socket, mode 0600, one JSON
-// request line in, one JSON answer line out.
+// The control socket `warren status` and `warren attach` talk to: a unix socket,
+// mode 0600, one JSON request line in ({"cmd": ...}), one JSON answer line out.
+// A failed command answers {"error":{"code","message"}}.
 import fs from 'node:fs';
 import net from 'node:net';
+import { isWarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Broker } from './broker.js';
 import { listenPrivate, prepareSocketPath } from './socket-file.js';
 
 export interface ControlServer { readonly path: string; close(): Promise<void> }
 
-export async function startControl(broker: Broker, file: string, logger: Logger): Promise<ControlServer> {
+/** One handler per command; what it returns (or throws) is the answer. */
+export type ControlHandlers = Record<string, (req: Record<string, unknown>) => unknown>;
+
+export async function startControl(handlers: ControlHandlers, file: string, logger: Logger): Promise<ControlServer> {
   await prepareSocketPath(file, 'control socket');
   const conns = new Set<net.Socket>();
   const server = net.createServer((sock) => {
@@ -22,14 +26,10 @@ export async function startControl(broker: Broker, file: string, logger: Logger)
       if (buf.length > 64 * 1024) return sock.destroy();
       const i = buf.indexOf('\n');
       if (i < 0) return;
-      let answer: unknown;
-      try {
-        const req = JSON.parse(buf.slice(0, i)) as { cmd?: string };
-        answer = req.cmd === 'status' ? broker.status() : { error: { code: 'WARREN_ERR_BAD_REQUEST', message: `unknown command ${JSON.stringify(req.cmd)}` } };
-      } catch {
-        answer = { error: { code: 'WARREN_ERR_BAD_REQUEST', message: 'one JSON object per line, e.g. {"cmd":"status"}' } };
-      }
-      sock.end(`${JSON.stringify(answer)}\n`);
+      sock.pause();
+      // A command may take a while (attach starts a server); the caller's deadline rules.
+      sock.setTimeout(0);
+      void answer(handlers, buf.slice(0, i), logger).then((a) => { if (!sock.destroyed) sock.end(`${JSON.stringify(a)}\n`); });
     });
   });
   await listenPrivate(server, file, 'control socket');
@@ -44,4 +44,23 @@ export async function startControl(broker: Broker, file: string, logger: Logger)
       });
     }),
   };
+}
+
+async function answer(handlers: ControlHandlers, line: string, logger: Logger): Promise<unknown> {
+  let req: Record<string, unknown>;
+  try {
+    req = JSON.parse(line) as Record<string, unknown>;
+    if (typeof req !== 'object' || req === null) throw new Error('not an object');
+  } catch {
+    return { error: { code: 'WARREN_ERR_BAD_REQUEST', message: 'one JSON object per line, e.g. {"cmd":"status"}' } };
+  }
+  const handler = typeof req.cmd === 'string' && Object.hasOwn(handlers, req.cmd) ? handlers[req.cmd] : undefined;
+  if (!handler) return { error: { code: 'WARREN_ERR_BAD_REQUEST', message: `unknown command ${JSON.stringify(req.cmd)}; known: ${Object.keys(handlers).join(', ')}` } };
+  try {
+    return await handler(req);
+  } catch (err) {
+    if (isWarrenError(err)) return { error: { code: err.code, message: err.message } };
+    logger.error({ err, cmd: req.cmd }, 'control command failed');
+    return { error: { code: 'WARREN_ERR_INTERNAL', message: 'the command failed inside the daemon; see its log' } };
+  }
 }

@@ -3,6 +3,7 @@
 // into one line on stderr and the exit code the spec fixes (0 ok, 1 runtime, 2 usage).
 import { UsageError, isWarrenError } from '../errors.js';
 import { warrenVersion } from '../version.js';
+import { attachCommand } from './commands/attach.js';
 import { chatCommand } from './commands/chat.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { daemonCommand } from './commands/daemon.js';
@@ -24,6 +25,9 @@ commands:
                    the gateway. SIGHUP reloads the config; SIGTERM drains and exits.
   status [--json] [--watch] [--socket PATH] [--interval MS]
                    ask the running daemon: tunnels, opencode servers, last errors
+  attach <workspace> [--session <id>] [--dir <path>] [--socket PATH]
+                   OpenCode's own TUI on this host, on the workspace's server through
+                   the running daemon's gateway (needs opencode on PATH)
   help             show this help
   version          print warren's version
 
@@ -54,6 +58,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'sessions': return await sessionsCommand(rest);
       case 'daemon': return await daemonCommand(rest);
       case 'status': return await statusCommand(rest);
+      case 'attach': return await attachCommand(rest);
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see warren --help`);
     }
   } catch (err) {

@@ -5,6 +5,7 @@
 // the opencode servers warren runs are stopped (unless --keep-servers), links
 // close, exit 0.
 import { parseArgs } from 'node:util';
+import { attachInfo, attachRequestOf } from '../../broker/attach.js';
 import { Broker } from '../../broker/broker.js';
 import { startControl, type ControlServer } from '../../broker/control.js';
 import { defaultSocketPath } from '../../broker/control-path.js';
@@ -33,7 +34,10 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   let control: ControlServer | undefined;
   let gateway: Gateway | undefined;
   try {
-    control = await startControl(broker, socket, logger);
+    control = await startControl({
+      status: () => broker.status(),
+      attach: (req) => attachInfo(broker, gateway ? { address: gateway.address, token: token.value } : null, attachRequestOf(req)),
+    }, socket, logger);
     gateway = await startGateway(broker, { listen: config.gateway.listen, token: token.value, logger });
     broker.gateway = gateway.address;
   } catch (err) {
