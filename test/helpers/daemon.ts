@@ -24,14 +24,15 @@ export interface RunningDaemon {
 }
 
 
-export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: string | null; gateway?: Record<string, unknown>; args?: string[] } = {}): Promise<RunningDaemon> {
+/** `workspace`: more keys for every workspace's entry (importFrom, opencode, ...). */
+export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: string | null; gateway?: Record<string, unknown>; workspace?: Record<string, unknown>; args?: string[] } = {}): Promise<RunningDaemon> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-daemon-'));
   const port = await freePort();
   const token = o.token === undefined ? 'test-token-for-the-gateway-0123' : o.token;
   const configPath = path.join(dir, 'config.json');
   const socket = path.join(dir, 'warren.sock');
   const writeConfig = (list: Workspace[]) => fs.writeFileSync(configPath, JSON.stringify({
-    workspaces: Object.fromEntries(list.map((w) => [w.name, { host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprint: w.hostKeyFingerprint }])),
+    workspaces: Object.fromEntries(list.map((w) => [w.name, { host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprint: w.hostKeyFingerprint, ...o.workspace }])),
     // Idempotency keys in the test's own directory, not the machine's /var/lib/warren.
     gateway: { listen: `127.0.0.1:${port}`, ...(token ? { token } : { tokenFile: path.join(dir, 'token') }), stateDir: path.join(dir, 'state'), ...o.gateway },
     logLevel: 'debug',
