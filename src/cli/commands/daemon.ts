@@ -34,7 +34,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   let gateway: Gateway | undefined;
   try {
     control = await startControl(broker, socket, logger);
-    gateway = await startGateway(broker, { listen: config.gateway.listen, token: token.value, logger });
+    gateway = await startGateway(broker, { listen: config.gateway.listen, token: token.value, logger, allowedOrigins: config.gateway.allowedOrigins });
     broker.gateway = gateway.address;
   } catch (err) {
     await control?.close();
