@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { escapeUnsafe, UNSAFE } from '../text.js';
+import { ORIGIN_EXAMPLE, parseOrigin } from './origin.js';
 import {
   DEFAULTS, LOG_LEVELS,
   type GatewayConfig, type KeepaliveConfig, type LogLevel, type OpencodeConfig, type TransportConfig,
@@ -29,7 +30,6 @@ const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const FINGERPRINT_SHAPE = 'must be "SHA256:" and 43 base64 characters, as ssh-keygen -lf prints it, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';
 const MAX_IMPORT_FROM = 32;
 const MAX_ALLOWED_ORIGINS = 64;
-const ORIGIN_EXAMPLE = 'e.g. "https://ui.example.com"';
 // setTimeout turns anything longer into 1 ms, so a longer timeout would fire at once.
 const MAX_TIMER_MS = 2_147_483_647;
 // sun_path is 108 bytes on Linux, one of them the terminating NUL.
@@ -399,32 +399,12 @@ function gatewayOf(v: unknown, at: At): GatewayConfig {
 function allowedOriginsOf(v: unknown, at: At): string[] {
   const list = array(v, at, `origins, ${ORIGIN_EXAMPLE}`);
   if (list.length > MAX_ALLOWED_ORIGINS) fail(at, `must list at most ${MAX_ALLOWED_ORIGINS} origins (got ${list.length})`);
-  return list.map((item, i) => originOf(item, [...at, i]));
-}
-
-/**
- * An origin as a browser sends it in `Origin`: scheme://host[:port], nothing after.
- * Kept as the URL parser serializes it (lower case, no default port), which is how
- * browsers write it, so the gateway compares strings.
- */
-function originOf(v: unknown, at: At): string {
-  const s = string(v, at, `an origin, ${ORIGIN_EXAMPLE}`);
-  if (s === 'null') fail(at, 'cannot be "null": browsers send that for sandboxed frames, file: pages and redirects, so it would let any of them in');
-  if (s.includes('*')) fail(at, `wildcards are not supported: list each origin, ${ORIGIN_EXAMPLE}`);
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#\\\s]+)(.*)$/s.exec(s);
-  if (!m) fail(at, `must be an origin, scheme://host[:port], ${ORIGIN_EXAMPLE} (got ${got(s, true)})`);
-  if (m[3] === '/') fail(at, `must be an origin without a path: remove the trailing "/" (got ${got(s, true)})`);
-  if (m[3] !== '') fail(at, `must be an origin, scheme://host[:port], without a path, query or fragment (got ${got(s, true)})`);
-  const scheme = m[1]!.toLowerCase();
-  if (scheme !== 'http' && scheme !== 'https') fail(at, `must be an http or https origin (got ${got(s, true)})`);
-  if (m[2]!.includes('@')) fail(at, 'must not contain a user name or password');
-  let url: URL;
-  try {
-    url = new URL(s);
-  } catch (err) {
-    fail(at, `is not a valid origin: the host or port is malformed (got ${got(s, true)})`, err);
-  }
-  return url.origin;
+  return list.map((item, i) => {
+    const s = string(item, [...at, i], `an origin, ${ORIGIN_EXAMPLE}`);
+    const o = parseOrigin(s, got(s, true));
+    if ('problem' in o) fail([...at, i], o.problem);
+    return o.origin;
+  });
 }
 
 // The token's value never reaches a message, not even its length.
