@@ -130,7 +130,7 @@ function configOf(wss: Workspace[]): WarrenConfig {
     importFrom: [], transport: { kind: 'tcp' }, keepalive: { intervalMs: 1000, timeoutMs: 1800 },
     opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: START_TIMEOUT_MS },
   }]));
-  return { workspaces, gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null }, logLevel: 'silent', path: null };
+  return { workspaces, gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null, allowedOrigins: [] }, logLevel: 'silent', path: null };
 }
 
 // ---- the plan: every message and every fault follows from the seed alone ----

@@ -56,7 +56,7 @@ function configOf(wss: Workspace[], command: string[]): WarrenConfig {
     importFrom: [], transport: { kind: 'tcp' }, keepalive: { intervalMs: 1000, timeoutMs: 1800 },
     opencode: { port: OPENCODE_PORT, command: command[i]!, idleTimeoutMs: 600_000, startTimeoutMs: 60_000 },
   }]));
-  return { workspaces, gateway: { listen: '127.0.0.1:0', token: null, tokenFile: null, stateDir: null }, logLevel: 'silent', path: null };
+  return { workspaces, gateway: { listen: '127.0.0.1:0', token: null, tokenFile: null, stateDir: null, allowedOrigins: [] }, logLevel: 'silent', path: null };
 }
 
 export async function runSoak(o: { durationMs: number; out: NodeJS.WritableStream; workspaces?: number }): Promise<boolean> {

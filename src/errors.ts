@@ -51,6 +51,8 @@ export type OpencodeErrorCode =
 export type BrokerErrorCode =
   | 'WARREN_ERR_UNKNOWN_WORKSPACE'
   | 'WARREN_ERR_UNAUTHORIZED'
+  | 'WARREN_ERR_FORBIDDEN_HOST'
+  | 'WARREN_ERR_FORBIDDEN_ORIGIN'
   | 'WARREN_ERR_BAD_REQUEST'
   | 'WARREN_ERR_TOO_LARGE'
   | 'WARREN_ERR_NO_DAEMON'
@@ -379,6 +381,22 @@ export class InvalidAnswerError extends WarrenError {
 export class UnknownWorkspaceError extends WarrenError {
   constructor(name: string) {
     super('WARREN_ERR_UNKNOWN_WORKSPACE', `no workspace ${JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name)} is configured`);
+  }
+}
+
+/** A request naming another host than the gateway's address (DNS rebinding): 403, before the token is looked at. */
+export class ForbiddenHostError extends WarrenError {
+  constructor(host: string, expected: string) {
+    const shown = JSON.stringify(host.length > 80 ? `${host.slice(0, 80)}…` : host);
+    super('WARREN_ERR_FORBIDDEN_HOST', `Host ${shown} is not this gateway's address: send Host ${expected} (other names are refused so that no web page can reach the gateway through DNS rebinding)`);
+  }
+}
+
+/** A request a browser made for a page on another site (or a sibling one): 403, before the token is looked at. */
+export class ForbiddenOriginError extends WarrenError {
+  constructor(header: 'Origin' | 'Sec-Fetch-Site', value: string) {
+    const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
+    super('WARREN_ERR_FORBIDDEN_ORIGIN', `requests from web pages on other sites are refused (${header} ${shown}): call the gateway from your backend, or add the page's origin to gateway.allowedOrigins`);
   }
 }
 

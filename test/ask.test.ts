@@ -52,7 +52,7 @@ async function idle(rt: Runtime, id: string, directory: string): Promise<boolean
 
 t.test('a permission answered once, through the broker: the caller sees it, no watchdog fires while it waits, the command runs', async (t) => {
   const config: WarrenConfig = {
-    workspaces: new Map([[ws.name, workspaceConfig(ws)]]), gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null }, logLevel: 'info', path: null,
+    workspaces: new Map([[ws.name, workspaceConfig(ws)]]), gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null, allowedOrigins: [] }, logLevel: 'info', path: null,
   };
   const broker = createBroker(config);
   t.teardown(() => broker.close());

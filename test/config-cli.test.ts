@@ -45,6 +45,8 @@ const cases: Array<[string, string, string | null, RegExp]> = [
   ['a key twice inside a workspace', `{"workspaces": {"alpha": {"host": "${ws.host}", ${alpha.slice(1)}}}`, 'workspaces.alpha.host', /key given twice/],
   ['gateway on all interfaces', edit((c) => { c.gateway.listen = `0.0.0.0:${port}`; }), 'gateway.listen', /must be a loopback address/],
   ['empty token', edit((c) => { c.gateway.token = ''; }), 'gateway.token', /is empty/],
+  ['an allowed origin with a path', edit((c) => { c.gateway.allowedOrigins = ['https://ui.example.com/app']; }), 'gateway.allowedOrigins[0]', /must be an origin, scheme:\/\/host\[:port\], without a path/],
+  ['the null origin allowed', edit((c) => { c.gateway.allowedOrigins = ['https://ui.example.com', 'null']; }), 'gateway.allowedOrigins[1]', /cannot be "null"/],
   ['broken JSON around the token', `{"workspaces": {}, "gateway": {"token": "${TOKEN}",}}`, null, /not valid JSON: comma before "}" .* at line 1, column \d+$/],
   ['a shell command as the workspace name', `{"workspaces": {"$(touch /tmp/warren-canary-cfg)": ${alpha}}}`, 'workspaces["$(touch /tmp/warren-canary-cfg)"]', /not a valid workspace name/],
 ];

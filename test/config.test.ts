@@ -101,7 +101,7 @@ t.test('a full config loads, relative key paths resolve against its directory', 
   const c = loadConfig(file);
   t.equal(c.path, file);
   t.equal(c.logLevel, 'debug');
-  t.same(c.gateway, { listen: '127.0.0.1:7391', token: TOKEN, tokenFile: '/run/warren/token', stateDir: null });
+  t.same(c.gateway, { listen: '127.0.0.1:7391', token: TOKEN, tokenFile: '/run/warren/token', stateDir: null, allowedOrigins: [] });
   t.same([...c.workspaces.keys()], ['alpha', 'beta-2.x_y'], 'file order');
   t.same(c.workspaces.get('alpha'), {
     name: 'alpha', host: '10.0.0.2', port: 2222, user: 'workspace', privateKeyPath: keyFile, hostKeyFingerprint: FP,
@@ -123,7 +123,7 @@ t.test('a minimal config gets every default', async (t) => {
   const c = validate(mut((c) => { c.workspaces.alpha.privateKeyPath = 'keys/alpha'; }));
   t.equal(c.path, null);
   t.equal(c.logLevel, 'info');
-  t.same(c.gateway, { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null });
+  t.same(c.gateway, { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null, allowedOrigins: [] });
   const a = c.workspaces.get('alpha')!;
   t.equal(a.privateKeyPath, keyFile, 'resolved against baseDir');
   t.equal(a.port, 22);
@@ -144,7 +144,7 @@ t.test('other accepted forms', async (t) => {
     t.equal(validate(mut((c) => { c.gateway = { listen }; })).gateway.listen, listen, listen);
   }
   const c = validate(mut((c) => { c.gateway = { token: null, tokenFile: null }; }));
-  t.same(c.gateway, { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null }, 'null token means generate one');
+  t.same(c.gateway, { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null, allowedOrigins: [] }, 'null token means generate one');
   for (const user of ['root', '_svc', 'Work.Space-1', 'a'.repeat(32)]) {
     t.equal(validate(mut((c) => { c.workspaces.alpha.user = user; })).workspaces.get('alpha')!.user, user, user);
   }

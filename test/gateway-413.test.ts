@@ -115,7 +115,7 @@ function sendAllThenRead(path: string, size: number, o: { declared: boolean }): 
       const i = text.indexOf('\r\n\r\n');
       resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: i < 0 ? '' : text.slice(i + 4), sent, error });
     });
-    sock.write(`POST ${path} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${d.token}\r\nContent-Type: application/json\r\n${o.declared ? `Content-Length: ${size}` : 'Transfer-Encoding: chunked'}\r\nConnection: close\r\n\r\n`);
+    sock.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${d.token}\r\nContent-Type: application/json\r\n${o.declared ? `Content-Length: ${size}` : 'Transfer-Encoding: chunked'}\r\nConnection: close\r\n\r\n`);
     const pump = () => {
       while (sent < size && !sock.destroyed) {
         const n = Math.min(CHUNK.length, size - sent);
@@ -226,7 +226,7 @@ function rawClient(then: 'quiet' | 'keep-sending'): Promise<{ status: number; fi
       const closedAt = Date.now();
       resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(out)?.[1] ?? 0), finAfterMs: finAt && answeredAt ? finAt - answeredAt : -1, closedAfterMs: answeredAt ? closedAt - answeredAt : -1, error });
     });
-    sock.write(`POST ${MESSAGES} HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${d.token}\r\nContent-Type: application/json\r\nContent-Length: ${GB1}\r\n\r\n`);
+    sock.write(`POST ${MESSAGES} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${d.token}\r\nContent-Type: application/json\r\nContent-Length: ${GB1}\r\n\r\n`);
     // Some 13 MB/s, until told otherwise (or the server cuts us off).
     pump = setInterval(() => { if (sock.writable) sock.write(CHUNK); }, 5);
   });

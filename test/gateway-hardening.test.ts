@@ -48,7 +48,7 @@ function raw(request: string | Buffer, o: { waitMs?: number; keepSending?: boole
 
 const statuses: number[] = [];
 async function req(method: string, target: string, extra = '', body = ''): Promise<Raw> {
-  const r = await raw(`${method} ${target} HTTP/1.1\r\nHost: gw\r\n${AUTH}${extra}${body ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : ''}Connection: close\r\n\r\n${body}`);
+  const r = await raw(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${AUTH}${extra}${body ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : ''}Connection: close\r\n\r\n${body}`);
   statuses.push(r.status);
   return r;
 }
@@ -139,7 +139,7 @@ t.test('wrong methods: 405 with Allow on every route; the pass-through takes onl
 });
 
 t.test('huge bodies: 413 at once and the connection closed, however much the client keeps sending', async (t) => {
-  const huge = (path: string, auth = AUTH) => raw(`POST ${path} HTTP/1.1\r\nHost: gw\r\n${auth}Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{"text":"`, { keepSending: true });
+  const huge = (path: string, auth = AUTH) => raw(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${auth}Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{"text":"`, { keepSending: true });
   for (const [path, status] of [
     [`/v1/workspaces/${A}/sessions/${betaSession}/messages`, 413],
     [`/v1/workspaces/${A}/sessions`, 413],
@@ -157,7 +157,7 @@ t.test('huge bodies: 413 at once and the connection closed, however much the cli
   // Chunked: no length declared, cut off at the limit while reading.
   const chunk = Buffer.alloc(256 * 1024, 'a');
   const chunked = await raw(Buffer.concat([
-    Buffer.from(`POST /v1/workspaces/${A}/sessions HTTP/1.1\r\nHost: gw\r\n${AUTH}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`),
+    Buffer.from(`POST /v1/workspaces/${A}/sessions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${AUTH}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`),
     ...Array.from({ length: 8 }, () => Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')])),
   ]), { keepSending: false });
   t.equal(chunked.status, 413, 'a chunked body over the limit');
@@ -175,7 +175,7 @@ t.test('malformed JSON and wrong shapes: 400 with a clear message', async (t) =>
       t.notMatch(e.error.message, /\n/, e.error.message);
     }
   }
-  const bad = Buffer.concat([Buffer.from(`POST /v1/workspaces/${A}/sessions HTTP/1.1\r\nHost: gw\r\n${AUTH}Content-Length: 4\r\nConnection: close\r\n\r\n`), Buffer.from([0x7b, 0xff, 0xfe, 0x7d])]);
+  const bad = Buffer.concat([Buffer.from(`POST /v1/workspaces/${A}/sessions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${AUTH}Content-Length: 4\r\nConnection: close\r\n\r\n`), Buffer.from([0x7b, 0xff, 0xfe, 0x7d])]);
   const r = await raw(bad);
   t.equal(r.status, 400, 'bytes that are not UTF-8');
   for (const body of ['{"directory":5}', '{"title":{}}', '{"directory":"/x","extra":1}']) {
@@ -193,14 +193,14 @@ t.test('header floods: 431 for too much, and many small headers are fine', async
   t.equal(some.status, 200, 'two hundred small ones are an ordinary request');
   const longUrl = await req('GET', `/v1/workspaces/${A}/opencode/session?x=${'a'.repeat(20_000)}`);
   t.equal(longUrl.status, 431, 'a request line past the header limit');
-  const smuggle = await raw(`POST /v1/workspaces/${A}/sessions HTTP/1.1\r\nHost: gw\r\n${AUTH}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`);
+  const smuggle = await raw(`POST /v1/workspaces/${A}/sessions HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${AUTH}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`);
   t.equal(smuggle.status, 400, 'Content-Length together with chunked (request smuggling)');
   const garbage = await raw('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n');
   t.equal(garbage.status, 400, 'a TLS hello or other garbage');
 });
 
 t.test('many junk connections at once leave the daemon serving', async (t) => {
-  const junk = await Promise.all(Array.from({ length: 100 }, (_, i) => raw(i % 2 ? `GET /v1/workspaces/${A}/opencode/%2e%2e HTTP/1.1\r\nHost: gw\r\n${AUTH}Connection: close\r\n\r\n` : 'NOT HTTP AT ALL\r\n\r\n')));
+  const junk = await Promise.all(Array.from({ length: 100 }, (_, i) => raw(i % 2 ? `GET /v1/workspaces/${A}/opencode/%2e%2e HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${AUTH}Connection: close\r\n\r\n` : 'NOT HTTP AT ALL\r\n\r\n')));
   t.ok(junk.every((r) => r.status === 400), 'each one a 400');
 });
 

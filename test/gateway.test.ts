@@ -71,7 +71,7 @@ function rawGet(path: string): Promise<string> {
     s.on('data', (c: Buffer) => { out += c.toString(); });
     s.on('end', () => resolve(out));
     s.on('error', reject);
-    s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${d.token}\r\nConnection: close\r\n\r\n`);
+    s.write(`GET ${path} HTTP/1.1\r\nHost: ${new URL(d.base).host}\r\nAuthorization: Bearer ${d.token}\r\nConnection: close\r\n\r\n`);
   });
 }
 

@@ -11,7 +11,7 @@ t.test('createBroker: status, a message, and the SDK client over the tunnel', as
   const ws = await createWorkspace({ name: 'lib' });
   t.teardown(() => ws.close());
   const config: WarrenConfig = {
-    workspaces: new Map([[ws.name, workspaceConfig(ws)]]), gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null }, logLevel: 'info', path: null,
+    workspaces: new Map([[ws.name, workspaceConfig(ws)]]), gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null, allowedOrigins: [] }, logLevel: 'info', path: null,
   };
   const broker = createBroker(config);
   t.teardown(() => broker.close());

@@ -174,6 +174,9 @@ t.test('a gateway on a unix socket: 0600 in a 0700 directory, and the token is s
   });
   t.equal(await get({}), 401, 'no token: 401 on the socket too');
   t.equal(await get({ authorization: `Bearer ${token}` }), 200);
+  // No name resolves to a socket, so no Host is a rebinding there; a browser's cross-site request still is refused.
+  t.equal(await get({ authorization: `Bearer ${token}`, host: 'anything.example' }), 200, 'any Host on the socket');
+  t.equal(await get({ authorization: `Bearer ${token}`, origin: 'https://evil.example' }), 403, 'a foreign Origin: 403 on the socket too');
 });
 
 t.test('a key restricted to opencode\'s port: warren works through it, other forwards are refused', async (t: Test) => {

@@ -63,6 +63,12 @@ export interface GatewayConfig {
   tokenFile: string | null;
   /** Absolute directory for what the gateway keeps across restarts (idempotency keys). Default null: /var/lib/warren as root, else $XDG_STATE_HOME/warren. */
   stateDir: string | null;
+  /**
+   * Browser origins ("https://ui.example.com", as browsers send them: lower case, no
+   * default port) whose requests the gateway does not refuse. Only that: it sends no CORS
+   * headers. Default []: every request a browser marks as coming from another site is a 403.
+   */
+  allowedOrigins: string[];
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -87,6 +93,6 @@ export const DEFAULTS = {
   importFrom: [] as readonly string[],
   opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000 } as Readonly<OpencodeConfig>,
   keepalive: { intervalMs: 1000, timeoutMs: 1800 } as Readonly<KeepaliveConfig>,
-  gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null } as Readonly<GatewayConfig>,
+  gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null, allowedOrigins: [] } as Readonly<GatewayConfig>,
   logLevel: 'info' as LogLevel,
 } as const;

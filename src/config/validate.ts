@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { escapeUnsafe, UNSAFE } from '../text.js';
+import { ORIGIN_EXAMPLE, parseOrigin } from './origin.js';
 import {
   DEFAULTS, LOG_LEVELS,
   type GatewayConfig, type KeepaliveConfig, type LogLevel, type OpencodeConfig, type TransportConfig,
@@ -21,13 +22,14 @@ const TOP_KEYS = ['workspaces', 'gateway', 'logLevel', '$schema'];
 const WORKSPACE_KEYS = ['host', 'port', 'user', 'privateKeyPath', 'hostKeyFingerprint', 'importFrom', 'transport', 'opencode', 'keepalive'];
 const OPENCODE_KEYS = ['port', 'command', 'idleTimeoutMs', 'startTimeoutMs'];
 const KEEPALIVE_KEYS = ['intervalMs', 'timeoutMs'];
-const GATEWAY_KEYS = ['listen', 'token', 'tokenFile', 'stateDir'];
+const GATEWAY_KEYS = ['listen', 'token', 'tokenFile', 'stateDir', 'allowedOrigins'];
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const FINGERPRINT_SHAPE = 'must be "SHA256:" and 43 base64 characters, as ssh-keygen -lf prints it, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';
 const MAX_IMPORT_FROM = 32;
+const MAX_ALLOWED_ORIGINS = 64;
 // setTimeout turns anything longer into 1 ms, so a longer timeout would fire at once.
 const MAX_TIMER_MS = 2_147_483_647;
 // sun_path is 108 bytes on Linux, one of them the terminating NUL.
@@ -369,7 +371,7 @@ function keepaliveOf(v: unknown, at: At): KeepaliveConfig {
 }
 
 function gatewayOf(v: unknown, at: At): GatewayConfig {
-  const out: GatewayConfig = { ...DEFAULTS.gateway };
+  const out: GatewayConfig = { ...DEFAULTS.gateway, allowedOrigins: [] };
   if (v === undefined) return out;
   const g = object(v, at);
   onlyKeys(g, GATEWAY_KEYS, at);
@@ -389,7 +391,20 @@ function gatewayOf(v: unknown, at: At): GatewayConfig {
     if (!path.isAbsolute(s)) fail([...at, 'stateDir'], 'must be an absolute path');
     out.stateDir = s;
   }
+  const origins = get(g, 'allowedOrigins');
+  if (origins !== undefined) out.allowedOrigins = allowedOriginsOf(origins, [...at, 'allowedOrigins']);
   return out;
+}
+
+function allowedOriginsOf(v: unknown, at: At): string[] {
+  const list = array(v, at, `origins, ${ORIGIN_EXAMPLE}`);
+  if (list.length > MAX_ALLOWED_ORIGINS) fail(at, `must list at most ${MAX_ALLOWED_ORIGINS} origins (got ${list.length})`);
+  return list.map((item, i) => {
+    const s = string(item, [...at, i], `an origin, ${ORIGIN_EXAMPLE}`);
+    const o = parseOrigin(s, got(s, true));
+    if ('problem' in o) fail([...at, i], o.problem);
+    return o.origin;
+  });
 }
 
 // The token's value never reaches a message, not even its length.

@@ -38,7 +38,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       status: () => broker.status(),
       attach: (req) => attachInfo(broker, gateway ? { address: gateway.address, token: token.value } : null, attachRequestOf(req)),
     }, socket, logger);
-    gateway = await startGateway(broker, { listen: config.gateway.listen, token: token.value, logger });
+    gateway = await startGateway(broker, { listen: config.gateway.listen, token: token.value, logger, allowedOrigins: config.gateway.allowedOrigins });
     broker.gateway = gateway.address;
   } catch (err) {
     await control?.close();

@@ -18,6 +18,7 @@ export const PLANNED = { 'x-warren-status': 'planned' } as const;
 export const ERROR_CODES: Readonly<Record<number, readonly string[]>> = {
   400: ['WARREN_ERR_BAD_REQUEST', 'WARREN_ERR_SESSION_ID', 'WARREN_ERR_MESSAGE_ID', 'WARREN_ERR_UNQUOTABLE'],
   401: ['WARREN_ERR_UNAUTHORIZED'],
+  403: ['WARREN_ERR_FORBIDDEN_HOST', 'WARREN_ERR_FORBIDDEN_ORIGIN'],
   404: ['WARREN_ERR_UNKNOWN_WORKSPACE', 'WARREN_ERR_SESSION_NOT_FOUND', 'WARREN_ERR_NO_ROUTE', 'WARREN_ERR_MESSAGE_NOT_FOUND', 'WARREN_ERR_REQUEST_NOT_FOUND'],
   405: ['WARREN_ERR_BAD_REQUEST'],
   409: ['WARREN_ERR_SESSION_BUSY', 'WARREN_ERR_RUN_FINISHED'],
@@ -59,6 +60,10 @@ const responses: Obj = {
     headers: { 'WWW-Authenticate': { schema: { type: 'string', const: 'Bearer realm="warren"' } } },
     content: json(errorBody(ERROR_CODES[401]!)),
   },
+  Forbidden: {
+    description: 'A browser\'s request for a page on another site (an `Origin` that is neither the gateway\'s own nor in `gateway.allowedOrigins`, `null` included; or `Sec-Fetch-Site` other than `same-origin`/`none` without an allowed `Origin`), or a `Host` that is not the gateway\'s address (DNS rebinding; any `Host` on a unix socket). Answered on every route before the token is looked at; the connection closes after it. Clients that are not browsers never get it.',
+    content: json(errorBody(ERROR_CODES[403]!)),
+  },
   NotFound: { description: 'No such workspace (`UNKNOWN_WORKSPACE`: also for a name outside `[A-Za-z0-9][A-Za-z0-9._-]{0,62}`), session or message, or no such route (`NO_ROUTE`).', content: json(errorBody(ERROR_CODES[404]!)) },
   MethodNotAllowed: {
     description: 'Wrong method for the route.',
@@ -79,7 +84,7 @@ const responses: Obj = {
 /** The error answers every route under /v1/workspaces/{ws} can give, plus `extra`. */
 function wsErrors(...extra: Array<[number, string]>): Obj {
   const out: Obj = {
-    400: ref('responses', 'BadRequest'), 401: ref('responses', 'Unauthorized'), 404: ref('responses', 'NotFound'),
+    400: ref('responses', 'BadRequest'), 401: ref('responses', 'Unauthorized'), 403: ref('responses', 'Forbidden'), 404: ref('responses', 'NotFound'),
     405: ref('responses', 'MethodNotAllowed'), 503: ref('responses', 'Unavailable'), 500: ref('responses', 'Internal'),
   };
   for (const [status, name] of extra) out[status] = ref('responses', name);
@@ -348,6 +353,7 @@ function paths(): Obj {
         description: 'No token. The body says nothing else: no workspaces, no versions. While the daemon drains it is a 503 `SHUTTING_DOWN`.',
         responses: {
           200: { description: 'The gateway is up.', content: json({ type: 'object', required: ['ok'], additionalProperties: false, properties: { ok: { const: true } } }) },
+          403: ref('responses', 'Forbidden'),
           405: ref('responses', 'MethodNotAllowed'),
           503: ref('responses', 'Unavailable'),
         },
@@ -360,7 +366,7 @@ function paths(): Obj {
         description: 'The OpenAPI 3.1 description of the gateway. Needs the token like every /v1 route; fetch it once.',
         responses: {
           200: { description: 'The document.', content: json({ type: 'object', required: ['openapi', 'info', 'paths'] }) },
-          401: ref('responses', 'Unauthorized'), 405: ref('responses', 'MethodNotAllowed'), 503: ref('responses', 'Unavailable'),
+          401: ref('responses', 'Unauthorized'), 403: ref('responses', 'Forbidden'), 405: ref('responses', 'MethodNotAllowed'), 503: ref('responses', 'Unavailable'),
         },
       },
     },
@@ -371,7 +377,7 @@ function paths(): Obj {
         description: 'Prometheus text exposition (docs/operator.md#metrics). No secret and no error message is in it.',
         responses: {
           200: { description: 'The metrics.', content: { 'text/plain; version=0.0.4': { schema: { type: 'string' } } } },
-          401: ref('responses', 'Unauthorized'), 405: ref('responses', 'MethodNotAllowed'), 503: ref('responses', 'Unavailable'),
+          401: ref('responses', 'Unauthorized'), 403: ref('responses', 'Forbidden'), 405: ref('responses', 'MethodNotAllowed'), 503: ref('responses', 'Unavailable'),
         },
       },
     },
@@ -382,7 +388,7 @@ function paths(): Obj {
         description: 'The same objects as `warren status --json`, without its `daemon` field.',
         responses: {
           200: { description: 'Every configured workspace.', content: json({ type: 'object', required: ['workspaces'], properties: { workspaces: { type: 'array', items: schema('WorkspaceStatus') } } }) },
-          401: ref('responses', 'Unauthorized'), 405: ref('responses', 'MethodNotAllowed'), 503: ref('responses', 'Unavailable'), 500: ref('responses', 'Internal'),
+          401: ref('responses', 'Unauthorized'), 403: ref('responses', 'Forbidden'), 405: ref('responses', 'MethodNotAllowed'), 503: ref('responses', 'Unavailable'), 500: ref('responses', 'Internal'),
         },
       },
     },
@@ -517,7 +523,8 @@ function build(): Obj {
       description: [
         'The HTTP gateway of `warren daemon`, for the host agent: on a loopback address or a unix socket (mode 0600).',
         'Every route needs the bearer token (`gateway.token`) except `/healthz`; the pass-through also takes HTTP Basic',
-        'with the token as password. Errors warren answers itself have the body `{"error":{"code":"WARREN_ERR_...","message":"..."}}`:',
+        'with the token as password. Every route refuses (403) what a browser sends for a page on another site, and a',
+        '`Host` other than the gateway\'s address, before the token is looked at. Errors warren answers itself have the body `{"error":{"code":"WARREN_ERR_...","message":"..."}}`:',
         'match on `code`. Every 503 carries `Retry-After` in seconds. A tunnel that is down is a 503 at once, never a wait.',
         'A trailing slash is accepted on /v1/workspaces, .../sessions and .../messages. The HTTP server itself answers',
         '408 to a request whose headers take over 10 s (the whole request: 60 s) and 431 to headers over its limit.',

@@ -17,6 +17,8 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 export const STATUS_OF: Readonly<Record<string, number>> = {
   WARREN_ERR_UNAUTHORIZED: 401,
+  WARREN_ERR_FORBIDDEN_HOST: 403,
+  WARREN_ERR_FORBIDDEN_ORIGIN: 403,
   WARREN_ERR_UNKNOWN_WORKSPACE: 404,
   WARREN_ERR_SESSION_NOT_FOUND: 404,
   WARREN_ERR_BAD_REQUEST: 400,

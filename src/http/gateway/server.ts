@@ -12,6 +12,8 @@
 //   GET  /metrics                                    Prometheus text
 //   GET  /v1/openapi.json                            this list for machines (openapi.ts)
 //   GET  /healthz                                    liveness, the one route without the token
+// Before anything else, every route refuses what a browser sends for a page on another
+// site or under a rebound name (browser-guard.ts), whatever the credentials.
 // A workspace whose tunnel is down answers 503 at once; nothing waits on it.
 import fs from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -21,6 +23,7 @@ import { renderMetrics } from '../../broker/metrics.js';
 import { LinkDownError, ListenError, WarrenError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { tokenMatches } from './auth.js';
+import { browserRefusal, guardPolicy, type GuardPolicy, type Listening } from './browser-guard.js';
 import { getEvents, postAbort, postMessage, postPermission, postQuestion } from './messages.js';
 import { proxy } from './proxy.js';
 import { PromptOrder } from './prompt-order.js';
@@ -29,7 +32,13 @@ import { checkSessionId } from '../../opencode/locate.js';
 import { listenPrivate, prepareSocketPath } from '../../broker/socket-file.js';
 import { badRequest, readJson, sendError, sendJson } from './respond.js';
 
-export interface GatewayOptions { listen: string; token: string; logger: Logger }
+export interface GatewayOptions {
+  listen: string;
+  token: string;
+  logger: Logger;
+  /** gateway.allowedOrigins: browser origins not refused. Default none. */
+  allowedOrigins?: readonly string[];
+}
 
 export interface Gateway {
   readonly address: string;
@@ -71,7 +80,12 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     return rt;
   };
 
+  // Set once the server listens (the port may have been 0), which is before it takes a connection.
+  let policy!: GuardPolicy;
+
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const refusal = browserRefusal(req.headers, policy);
+    if (refusal) throw refusal;
     if (shutdown.signal.aborted) throw new WarrenError('WARREN_ERR_SHUTTING_DOWN', 'warren is shutting down');
     // Liveness for supervisors and load balancers: no token, and nothing in the answer
     // but that the gateway answers (no workspaces, no versions).
@@ -174,6 +188,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
       sendError(res, err);
     });
   });
+  server.once('listening', () => { policy = guardPolicy(listeningAt(server), o.allowedOrigins); });
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
@@ -203,6 +218,12 @@ function hasDotSegment(rawPath: string): boolean {
     return true;
   }
   return decoded.split(/[/\\]/).some((seg) => seg === '.' || seg === '..');
+}
+
+function listeningAt(server: Server): Listening {
+  const a = server.address();
+  if (a === null) throw new Error('the gateway is not listening');
+  return typeof a === 'string' ? { kind: 'unix' } : { kind: 'tcp', address: a.address, port: a.port };
 }
 
 function listen(server: Server, where: string): Promise<string> {
