@@ -22,6 +22,9 @@ t.test('the pass-through takes the token as a Basic password, any username; noth
   t.equal(wrong.status, 401);
   t.match(wrong.headers.get('www-authenticate'), /Bearer realm="warren".*Basic realm="warren"/, 'the 401 advertises both schemes');
   t.equal((await fetch(`${passThrough}/global/health`, { headers: { authorization: basic('opencode', '') } })).status, 401, 'an empty password');
+  const browser = await fetch(`${passThrough}/global/health`, { headers: { 'sec-fetch-site': 'none', 'sec-fetch-mode': 'navigate' } });
+  t.equal(browser.status, 401);
+  t.equal(browser.headers.get('www-authenticate'), 'Bearer realm="warren"', 'a browser is not offered Basic: no login box, nothing remembered');
   t.equal((await fetch(`${passThrough}/global/health`, { headers: { authorization: 'Basic !!!' } })).status, 401, 'garbage');
   const elsewhere = await fetch(`${d.base}/v1/workspaces`, { headers: { authorization: basic('opencode', d.token!) } });
   t.equal(elsewhere.status, 401, 'the gateway\'s own routes take the bearer token only');

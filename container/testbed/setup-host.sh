@@ -11,6 +11,8 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v git >/dev/null 2>&1 || need+=(git)
 # Only the chat bench uses it: its anchor runs curl inside the workspace, as Perry does.
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The TUI tests drive OpenCode's TUI (and warren chat's prompts) in a real terminal.
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "warren testbed: missing ${need[*]}; install them (Debian: apt-get install ${need[*]})" >&2

@@ -95,7 +95,12 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     }
     const passThrough = ROUTES.opencode.test((req.url ?? '/').split('?')[0]!);
     if (!tokenMatches(req, o.token, { basic: passThrough })) {
-      res.setHeader('www-authenticate', passThrough ? ['Bearer realm="warren"', 'Basic realm="warren"'] : 'Bearer realm="warren"');
+      // A browser (it sends Sec-Fetch-Site; Node's fetch sends only Sec-Fetch-Mode)
+      // offered Basic shows a login box and then remembers the token; OpenCode's clients
+      // send Basic unasked, so they need no offer.
+      const browser = req.headers['sec-fetch-site'] !== undefined || req.headers['sec-fetch-mode'] === 'navigate';
+      const offerBasic = passThrough && !browser;
+      res.setHeader('www-authenticate', offerBasic ? ['Bearer realm="warren"', 'Basic realm="warren"'] : 'Bearer realm="warren"');
       sendJson(res, 401, { error: { code: 'WARREN_ERR_UNAUTHORIZED', message: passThrough ? 'missing or wrong token (a bearer token, or the password of HTTP Basic auth)' : 'missing or wrong bearer token' } });
       return;
     }
