@@ -95,6 +95,9 @@ t.test('the TUI opens the session, answers a typed message, and survives sshd an
   await pane.type('after opencode died');
   await pane.waitFor('the reply after the crash', /echo: "?after opencode died/, 90_000);
   t.pass('the TUI works again after opencode died (restarted on demand)');
+  const history = await fetch(`${d.base}/v1/workspaces/${ws.name}/opencode/session/${id}/message`, { headers: d.headers() }).then((r) => r.json()) as Array<{ info: { role: string }; parts: Array<{ type: string; text?: string }> }>;
+  const typed = history.filter((m) => m.info.role === 'user').map((m) => m.parts.filter((p) => p.type === 'text').map((p) => p.text).join(''));
+  t.same(typed, ['"made by the CLI for the TUI"', 'typed into the TUI', 'after sshd came back', 'after opencode died'], 'every typed turn is in the history once');
 
   await run(['tmux', 'send-keys', '-t', `warren-attach-${process.pid}`, 'C-c']);
   const end = await pane.waitFor('the TUI to quit', /EXIT:\d+/, 30_000);
