@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent, type Dispatcher } from 'undici';
 import { createWorkspace, freePort, waitFor, type Workspace } from '../container/testbed/index.js';
 import { Link } from '../src/ssh/link.js';
-import { createLinkDispatcher } from '../src/http/dispatcher.js';
+import { createLinkDispatcher } from '../src/ssh/dispatcher.js';
 import { OPENCODE_PORT, startDaemon, type BenchDaemon } from './daemon.js';
 import { procCpuMs, runBulk, runLoad, runSse, type ClientOptions, type LoadResult } from './load.js';
 import { median, ms, signedMs, x, type Row } from './report.js';

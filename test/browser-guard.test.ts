@@ -3,8 +3,8 @@
 // A real daemon refusing them on every route is gateway-browser.test.ts.
 import t from 'tap';
 import type { IncomingHttpHeaders } from 'node:http';
-import { browserRefusal, guardPolicy } from '../src/http/gateway/browser-guard.js';
-import { STATUS_OF } from '../src/http/gateway/respond.js';
+import { browserRefusal, guardPolicy } from '../src/gateway/browser-guard.js';
+import { STATUS_OF } from '../src/gateway/respond.js';
 
 const v4 = guardPolicy({ kind: 'tcp', address: '127.0.0.1', port: 7391 }, ['https://ui.example.com']);
 const code = (h: IncomingHttpHeaders, p = v4) => browserRefusal(h, p)?.code ?? 'ok';

@@ -4,7 +4,7 @@ import t from 'tap';
 import { request } from 'undici';
 import { createWorkspace, waitFor } from '../container/testbed/index.js';
 import { Link } from '../src/ssh/link.js';
-import { createLinkDispatcher } from '../src/http/dispatcher.js';
+import { createLinkDispatcher } from '../src/ssh/dispatcher.js';
 import { startLocalForward } from '../src/ssh/local-forward.js';
 
 const ws = await createWorkspace({ name: 'tidy' });

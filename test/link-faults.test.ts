@@ -4,7 +4,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { createWorkspace, waitFor } from '../container/testbed/index.js';
-import { createLinkDispatcher } from '../src/http/dispatcher.js';
+import { createLinkDispatcher } from '../src/ssh/dispatcher.js';
 import { linkTo, nextState } from './helpers/link.js';
 
 const ws = await createWorkspace({ name: 'faulty' });

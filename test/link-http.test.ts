@@ -4,8 +4,8 @@
 import t from 'tap';
 import { request, type Dispatcher } from 'undici';
 import { createWorkspace, waitFor } from '../container/testbed/index.js';
-import { createLinkDispatcher } from '../src/http/dispatcher.js';
-import { opencodeClientOverLink } from '../src/http/opencode-client.js';
+import { createLinkDispatcher } from '../src/ssh/dispatcher.js';
+import { opencodeClientOverLink } from '../src/opencode/client.js';
 import { startLocalForward } from '../src/ssh/local-forward.js';
 import { linkTo } from './helpers/link.js';
 

@@ -11,9 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import { createWorkspaces, waitFor } from '../container/testbed/index.js';
 import { WarrenError, type ErrorCode } from '../src/errors.js';
-import { ERROR_CODES, openapiDocument } from '../src/http/gateway/openapi.js';
-import { DEFAULT_RETRY_AFTER_S, RETRY_AFTER_S, STATUS_OF, sendError } from '../src/http/gateway/respond.js';
-import { ROUTES } from '../src/http/gateway/server.js';
+import { ERROR_CODES, openapiDocument } from '../src/gateway/openapi.js';
+import { DEFAULT_RETRY_AFTER_S, RETRY_AFTER_S, STATUS_OF, sendError } from '../src/gateway/respond.js';
+import { ROUTES } from '../src/gateway/server.js';
 import { warrenVersion } from '../src/version.js';
 import { readEvents, startDaemon } from './helpers/daemon.js';
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { tokenMatches } from '../src/http/gateway/auth.js';
+import { tokenMatches } from '../src/gateway/auth.js';
 import { resolveToken } from '../src/broker/token.js';
 import { validateConfig } from '../src/config/index.js';
 import { Link } from '../src/ssh/link.js';
@@ -30,7 +30,7 @@ t.test('the bearer token: only the exact token passes; both sides are hashed bef
   }
   // Different lengths must not throw (timingSafeEqual does on unequal lengths): both are digests.
   t.doesNotThrow(() => tokenMatches(as('Bearer a'), 'a-much-longer-token-than-that'));
-  const code = fs.readFileSync(path.join(src, 'http', 'gateway', 'auth.ts'), 'utf8');
+  const code = fs.readFileSync(path.join(src, 'gateway', 'auth.ts'), 'utf8');
   t.match(code, /createHash\('sha256'\)\.update\(given \?\? ''\)\.digest\(\)/, 'the given token (bearer or Basic password) is hashed');
   t.match(code, /createHash\('sha256'\)\.update\(token\)\.digest\(\)/, 'the expected one too');
   t.match(code, /timingSafeEqual\(a, b\)/, 'and the digests are compared in constant time');

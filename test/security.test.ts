@@ -16,7 +16,7 @@ import path from 'node:path';
 import { createWorkspaces, run, waitFor } from '../container/testbed/index.js';
 import { Broker } from '../src/broker/broker.js';
 import { validateConfig } from '../src/config/index.js';
-import { startGateway } from '../src/http/gateway/server.js';
+import { startGateway } from '../src/gateway/server.js';
 import { silentLogger } from '../src/log.js';
 import { readEvents, startDaemon } from './helpers/daemon.js';
 import { configFile, runtimeFor } from './helpers/runtime.js';

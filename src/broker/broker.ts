@@ -5,7 +5,7 @@
 import type { OpencodeClient } from '@opencode-ai/sdk/v2/client';
 import { loadConfig, type WarrenConfig, type WorkspaceConfig } from '../config/index.js';
 import { silentLogger, type Logger } from '../log.js';
-import { opencodeClientOverLink } from '../http/opencode-client.js';
+import { opencodeClientOverLink } from '../opencode/client.js';
 import type { PermissionReply } from '../opencode/ask.js';
 import type { ChatOptions, ChatResult } from '../opencode/chat.js';
 import type { SessionInfo } from '../opencode/locate.js';

@@ -15,7 +15,7 @@ import { request } from 'undici';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Link } from '../ssh/link.js';
-import { createLinkDispatcher, RenewableDispatcher } from '../http/dispatcher.js';
+import { createLinkDispatcher, RenewableDispatcher } from '../ssh/dispatcher.js';
 import { PortBusyError, ServerStartError, isWarrenError, WarrenError } from '../errors.js';
 import { INSPECT, START, STOP } from './scripts.js';
 

@@ -12,7 +12,7 @@ import { defaultSocketPath } from '../../broker/control-path.js';
 import { defaultStateDir, resolveToken } from '../../broker/token.js';
 import { defaultConfigPath, loadConfig } from '../../config/index.js';
 import { UsageError } from '../../errors.js';
-import { startGateway, type Gateway } from '../../http/gateway/server.js';
+import { startGateway, type Gateway } from '../../gateway/server.js';
 import { createLogger } from '../../log.js';
 
 export async function daemonCommand(argv: string[]): Promise<number> {

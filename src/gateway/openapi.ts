@@ -6,7 +6,7 @@
 // warren's own /metrics, /healthz and this document. What the code does not do yet
 // (routes, headers, events, the HTTP Basic scheme) carries `x-warren-status: planned`;
 // the test fails once a planned route is served, so the mark comes off with the code.
-import { warrenVersion } from '../../version.js';
+import { warrenVersion } from '../version.js';
 import { DEFAULT_RETRY_AFTER_S, RETRY_AFTER_S } from './respond.js';
 
 type Obj = Record<string, unknown>;

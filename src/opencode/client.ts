@@ -4,7 +4,7 @@
 import { createOpencodeClient, type OpencodeClient } from '@opencode-ai/sdk/v2/client';
 import type { Dispatcher } from 'undici';
 import type { Link } from '../ssh/link.js';
-import { createLinkDispatcher, type LinkDispatcherOptions } from './dispatcher.js';
+import { createLinkDispatcher, type LinkDispatcherOptions } from '../ssh/dispatcher.js';
 
 export interface OpencodeOverLinkOptions extends LinkDispatcherOptions {
   /** Where opencode serves inside the workspace. Default http://127.0.0.1:4096. */

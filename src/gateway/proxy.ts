@@ -10,10 +10,10 @@
 // and event streams are held across link drops and server restarts (held-stream.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import type { WorkspaceRuntime } from '../../broker/workspace.js';
-import { WarrenError } from '../../errors.js';
-import { RECONNECT_WAIT_MS } from '../../opencode/across-drops.js';
-import { isSessionId } from '../../opencode/ids.js';
+import type { WorkspaceRuntime } from '../broker/workspace.js';
+import { WarrenError } from '../errors.js';
+import { RECONNECT_WAIT_MS } from '../opencode/across-drops.js';
+import { isSessionId } from '../opencode/ids.js';
 import { holdEventStream } from './held-stream.js';
 import type { PromptOrder } from './prompt-order.js';
 import { badRequest } from './respond.js';

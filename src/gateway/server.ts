@@ -18,18 +18,18 @@
 import fs from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Broker } from '../../broker/broker.js';
-import { renderMetrics } from '../../broker/metrics.js';
-import { LinkDownError, ListenError, WarrenError } from '../../errors.js';
-import type { Logger } from '../../log.js';
+import type { Broker } from '../broker/broker.js';
+import { renderMetrics } from '../broker/metrics.js';
+import { LinkDownError, ListenError, WarrenError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { tokenMatches } from './auth.js';
 import { browserRefusal, guardPolicy, type GuardPolicy, type Listening } from './browser-guard.js';
 import { getEvents, postAbort, postMessage, postPermission, postQuestion } from './messages.js';
 import { proxy } from './proxy.js';
 import { PromptOrder } from './prompt-order.js';
 import { openapiDocument } from './openapi.js';
-import { checkSessionId } from '../../opencode/locate.js';
-import { listenPrivate, prepareSocketPath } from '../../broker/socket-file.js';
+import { checkSessionId } from '../opencode/locate.js';
+import { listenPrivate, prepareSocketPath } from '../broker/socket-file.js';
 import { badRequest, readJson, sendError, sendJson } from './respond.js';
 
 export interface GatewayOptions {

@@ -1,7 +1,7 @@
 // Answers of the gateway: JSON bodies, and every error as
 // {"error":{"code":"WARREN_ERR_…","message":"one line"}} with a fitting status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { WarrenError, isWarrenError } from '../../errors.js';
+import { WarrenError, isWarrenError } from '../errors.js';
 import { closeLingeringAfter } from './linger.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -4,10 +4,10 @@
 // pass-through gives every prompt a message id of its own (opencode's prompt takes
 // one; OpenCode's TUI sends none) and asks the new server whether it has that
 // message before sending it again. A person's typed turn is not lost to a crash.
-import type { WorkspaceRuntime } from '../../broker/workspace.js';
-import { ServerGoneError } from '../../errors.js';
-import { callServer } from '../../opencode/api.js';
-import { newMessageId } from '../../opencode/ids.js';
+import type { WorkspaceRuntime } from '../broker/workspace.js';
+import { ServerGoneError } from '../errors.js';
+import { callServer } from '../opencode/api.js';
+import { newMessageId } from '../opencode/ids.js';
 import { neverReached } from './upstream.js';
 
 /** The prompts whose body names the user message (opencode's PromptInput). */

@@ -14,8 +14,8 @@
 import type { ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
-import type { WorkspaceRuntime } from '../../broker/workspace.js';
-import { RECONNECT_WAIT_MS } from '../../opencode/across-drops.js';
+import type { WorkspaceRuntime } from '../broker/workspace.js';
+import { RECONNECT_WAIT_MS } from '../opencode/across-drops.js';
 import type { StreamTap } from './prompt-order.js';
 import { drained } from './upstream.js';
 

@@ -5,8 +5,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
-import type { WorkspaceRuntime } from '../../broker/workspace.js';
-import { isWarrenError, ServerGoneError, ServerHttpError } from '../../errors.js';
+import type { WorkspaceRuntime } from '../broker/workspace.js';
+import { isWarrenError, ServerGoneError, ServerHttpError } from '../errors.js';
 
 /** Headers that belong to one hop, or carry the client's credentials: never passed on. */
 export const HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization', 'content-length']);

@@ -14,7 +14,7 @@
 // Origin nor Sec-Fetch-Site and always the right Host, so they never notice this.
 // It runs on every request: everything is looked up in sets built once.
 import type { IncomingHttpHeaders } from 'node:http';
-import { ForbiddenHostError, ForbiddenOriginError, type WarrenError } from '../../errors.js';
+import { ForbiddenHostError, ForbiddenOriginError, type WarrenError } from '../errors.js';
 
 export interface GuardPolicy {
   /** Host header values taken, lower case; null on a unix socket (any Host). */

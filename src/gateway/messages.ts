@@ -9,13 +9,13 @@
 // {"code","message"}. What a caller must fix (unknown session, a busy one) is a plain
 // HTTP error before any stream.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Broker } from '../../broker/broker.js';
-import { isIdempotencyKey } from '../../broker/idempotency.js';
-import type { Run, RunKey } from '../../broker/runs.js';
-import { InvalidMessageIdError } from '../../errors.js';
-import { PERMISSION_REPLIES, type PermissionReply } from '../../opencode/ask.js';
-import { isMessageId } from '../../opencode/ids.js';
-import { checkSessionId } from '../../opencode/locate.js';
+import type { Broker } from '../broker/broker.js';
+import { isIdempotencyKey } from '../broker/idempotency.js';
+import type { Run, RunKey } from '../broker/runs.js';
+import { InvalidMessageIdError } from '../errors.js';
+import { PERMISSION_REPLIES, type PermissionReply } from '../opencode/ask.js';
+import { isMessageId } from '../opencode/ids.js';
+import { checkSessionId } from '../opencode/locate.js';
 import { badRequest, readJson, sendError, sendJson } from './respond.js';
 
 const MAX_BODY = 1024 * 1024;

@@ -4,7 +4,7 @@
 // codes: undici treats a connect error coded UND_ERR_SOCKET as retryable at once,
 // which on a dead tunnel would be a hot loop.
 import { Agent, Dispatcher } from 'undici';
-import type { Link, WaitOptions } from '../ssh/link.js';
+import type { Link, WaitOptions } from './link.js';
 
 export interface LinkDispatcherOptions extends WaitOptions {
   /**
