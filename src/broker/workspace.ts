@@ -7,9 +7,10 @@ import { Link } from '../ssh/link.js';
 import type { Semaphore } from '../ssh/semaphore.js';
 import type { Transport } from '../ssh/transport.js';
 import { randomUUID } from 'node:crypto';
-import { ChatTimeoutError, InvalidDirectoryError, SessionBusyError, SessionNotFoundError } from '../errors.js';
+import { ChatTimeoutError, InvalidDirectoryError, LinkDownError, SessionBusyError, SessionNotFoundError } from '../errors.js';
 import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from '../opencode/across-drops.js';
 import { callServer } from '../opencode/api.js';
+import { forward, type ForwardRequest } from '../opencode/forward.js';
 import { answerPermission, answerQuestion, type PermissionReply } from '../opencode/ask.js';
 import { sendMessage, type ChatOptions, type ChatResult, type StepHook } from '../opencode/chat.js';
 import { outcomeOf, readHistory, sessionBusy, type Outcome } from '../opencode/history.js';
@@ -213,6 +214,40 @@ export class WorkspaceRuntime {
    */
   answerQuestion(sessionID: string, requestID: string, answers: string[][] | 'reject'): Promise<void> {
     return answerQuestion(this.server, this.name, requestID, answers, { sessionID });
+  }
+
+  // ---- the pass-through's verbs: what the gateway needs of the link and the server ----
+
+  /** LINK_DOWN at once unless the tunnel is up: the gateway never waits on one that is not. */
+  assertUp(): void {
+    if (this.link.state !== 'up') throw new LinkDownError(this.name, this.link.state, this.link.lastError?.message ?? null);
+  }
+
+  /** The server running (started if need be). */
+  ensureServer(): Promise<void> {
+    return this.server.ensureRunning();
+  }
+
+  /** The link up and the server running, waiting for both up to the deadline (epoch ms). */
+  async whenReady(deadline: number): Promise<void> {
+    if (this.link.state !== 'up') await this.link.waitForUp(Math.max(1, deadline - Date.now()));
+    await this.server.ensureRunning();
+  }
+
+  /** Marks use of the server until the returned release is called: no idle stop under it. */
+  hold(): () => void {
+    return this.server.acquire();
+  }
+
+  /** One request through to the server, with its password; failures mapped (forward.ts). */
+  forward(o: ForwardRequest): ReturnType<typeof forward> {
+    return forward(this.server, o);
+  }
+
+  /** Whether the session has that message (a prompt that may or may not have arrived). */
+  async hasMessage(sessionID: string, messageID: string, directory: string | null): Promise<boolean> {
+    const r = await callServer(this.server, this.name, `/session/${sessionID}/message/${messageID}`, { accept: [404], ...(directory ? { directory } : {}) });
+    return r.status !== 404;
   }
 
   async close(o: { stopServer: boolean }): Promise<void> {

@@ -86,8 +86,7 @@ async function resubscribe(h: HeldStream, deadline: number): Promise<Dispatcher.
   let backoff = 250;
   while (Date.now() < deadline && !h.signal.aborted) {
     try {
-      if (h.rt.link.state !== 'up') await h.rt.link.waitForUp(Math.max(1, deadline - Date.now()));
-      await h.rt.server.ensureRunning();
+      await h.rt.whenReady(deadline);
       const up = await h.reopen();
       if (up.statusCode === 200) return up;
       await up.body.dump();

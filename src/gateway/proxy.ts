@@ -18,7 +18,7 @@ import { holdEventStream } from './held-stream.js';
 import type { PromptOrder } from './prompt-order.js';
 import { badRequest } from './respond.js';
 import { maySendAgain, stampPrompt } from './replay.js';
-import { drained, forwardHeaders, openUpstream, responseHeaders } from './upstream.js';
+import { drained, forwardHeaders, responseHeaders } from './upstream.js';
 
 const MAX_BODY = 32 * 1024 * 1024;
 /** Routes of one session, in opencode's API and its newer /api surface. */
@@ -65,9 +65,9 @@ export async function proxy(rt: WorkspaceRuntime, rest: string, search: string, 
   const sessionID = SESSION_ROUTE.exec(target)?.[1];
   // A prompt sent while an event stream is between upstreams would publish to nobody.
   if (method === 'POST' && PROMPT.test(target)) await order.streamsReady(rt.name, RECONNECT_WAIT_MS);
-  await rt.server.ensureRunning();
+  await rt.ensureServer();
   if (sessionID && isSessionId(sessionID)) await rt.knowSession(sessionID);
-  const release = rt.server.acquire();
+  const release = rt.hold();
   const abort = new AbortController();
   // Only a client that left early aborts the upstream request: aborting after every
   // finished response cost a DOMException per request (~2% of the gateway's CPU at c=32).
@@ -80,8 +80,8 @@ export async function proxy(rt: WorkspaceRuntime, rest: string, search: string, 
     const replayable = !hasBody || PROMPT.test(target);
     const stamped = hasBody && replayable ? stampPrompt(target, await collect(limited(req, MAX_BODY))) : null;
     // Headers each time: a server started again has a password of its own.
-    const open = () => openUpstream(rt, {
-      method, target, headers: forwardHeaders(rt, req), signal: abort.signal,
+    const open = () => rt.forward({
+      method, target, headers: forwardHeaders(req), signal: abort.signal,
       ...(stamped ? { body: stamped.body } : hasBody ? { body: Readable.from(limited(req, MAX_BODY)) } : {}),
     });
     const upstream = await open().catch(async (err: unknown) => {

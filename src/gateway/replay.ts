@@ -6,9 +6,8 @@
 // message before sending it again. A person's typed turn is not lost to a crash.
 import type { WorkspaceRuntime } from '../broker/workspace.js';
 import { ServerGoneError } from '../errors.js';
-import { callServer } from '../opencode/api.js';
+import { neverReached } from '../opencode/forward.js';
 import { newMessageId } from '../opencode/ids.js';
-import { neverReached } from './upstream.js';
 
 /** The prompts whose body names the user message (opencode's PromptInput). */
 const STAMPED = /^\/session\/([^/?]+)\/(?:message|prompt_async)(?:\?|$)/;
@@ -33,11 +32,10 @@ export function stampPrompt(target: string, body: Buffer): { body: Buffer; messa
 /** Whether the request that failed with `err` may go to the server again (started again if need be). */
 export async function maySendAgain(rt: WorkspaceRuntime, err: unknown, o: { sessionID: string | null; messageID: string | null; directory: string | null }): Promise<boolean> {
   if (neverReached(err)) {
-    await rt.server.ensureRunning();
+    await rt.ensureServer();
     return true;
   }
   if (!(err instanceof ServerGoneError) || !o.sessionID || !o.messageID) return false;
-  await rt.server.ensureRunning();
-  const r = await callServer(rt.server, rt.name, `/session/${o.sessionID}/message/${o.messageID}`, { accept: [404], ...(o.directory ? { directory: o.directory } : {}) });
-  return r.status === 404;
+  await rt.ensureServer();
+  return !(await rt.hasMessage(o.sessionID, o.messageID, o.directory));
 }

@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { Broker } from '../broker/broker.js';
 import { renderMetrics } from '../broker/metrics.js';
-import { LinkDownError, ListenError, WarrenError } from '../errors.js';
+import { ListenError, WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { tokenMatches } from './auth.js';
 import { browserRefusal, guardPolicy, type GuardPolicy, type Listening } from './browser-guard.js';
@@ -76,7 +76,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
 
   const requireUp = (name: string) => {
     const rt = broker.workspace(name);
-    if (rt.link.state !== 'up') throw new LinkDownError(name, rt.link.state, rt.link.lastError?.message ?? null);
+    rt.assertUp();
     return rt;
   };
 

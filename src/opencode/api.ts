@@ -70,7 +70,8 @@ export async function brokenCall(server: OpencodeServer, origin: CallOrigin, err
   }
   if (isWarrenError(err) && (err.code === 'WARREN_ERR_CHANNEL_REFUSED' || err.code === 'WARREN_ERR_SERVER_GONE')) {
     server.markGone('nothing listens on its port');
-    return new ServerGoneError(server.workspace);
+    // The refusal stays as the cause: it proves the request never reached a server (forward.ts).
+    return new ServerGoneError(server.workspace, err);
   }
   if (isWarrenError(err)) return err;
   // The server the call began on was replaced meanwhile (it died, and another call
