@@ -1,5 +1,5 @@
 // The gateway for the host agent: HTTP on a loopback address or a unix socket, a
-// bearer token on every request. Routes (docs/integrator.md):
+// bearer token on every request. Routes (routes.ts has the table; docs/integrator.md):
 //   GET  /v1/workspaces                              status of each workspace
 //   GET  /v1/workspaces/:ws/sessions                 every session
 //   POST /v1/workspaces/:ws/sessions                 create {directory?, title?}
@@ -19,18 +19,14 @@ import fs from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Broker } from '../broker/broker.js';
-import { renderMetrics } from '../broker/metrics.js';
 import { ListenError, WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { tokenMatches } from './auth.js';
 import { browserRefusal, guardPolicy, type GuardPolicy, type Listening } from './browser-guard.js';
-import { getEvents, postAbort, postMessage, postPermission, postQuestion } from './messages.js';
-import { proxy } from './proxy.js';
 import { PromptOrder } from './prompt-order.js';
-import { openapiDocument } from './openapi.js';
-import { checkSessionId } from '../opencode/locate.js';
+import { ROUTES, route } from './routes.js';
 import { listenPrivate, prepareSocketPath } from '../broker/socket-file.js';
-import { badRequest, readJson, sendError, sendJson } from './respond.js';
+import { badRequest, sendError, sendJson } from './respond.js';
 
 export interface GatewayOptions {
   listen: string;
@@ -46,39 +42,14 @@ export interface Gateway {
   close(o?: { graceMs?: number }): Promise<void>;
 }
 
-const WS = '[A-Za-z0-9][A-Za-z0-9._-]{0,62}';
-/** Exported for test/openapi.test.ts, which holds them against the OpenAPI document. */
-export const ROUTES = {
-  healthz: /^\/healthz$/,
-  openapi: /^\/v1\/openapi\.json$/,
-  metrics: /^\/metrics$/,
-  workspaces: /^\/v1\/workspaces\/?$/,
-  sessions: new RegExp(`^/v1/workspaces/(${WS})/sessions/?$`),
-  messages: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/?$`),
-  run: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/([^/]+)/(events|abort)/?$`),
-  answer: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/(permissions|questions)/([^/]+)/?$`),
-  opencode: new RegExp(`^/v1/workspaces/(${WS})/opencode(/.*)?$`),
-  anyWorkspace: /^\/v1\/workspaces\/([^/]+)(\/.*)?$/,
-};
-
-const PASS_THROUGH_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-
-function methodNotAllowed(res: ServerResponse, allow: string): void {
-  res.setHeader('allow', allow);
-  sendJson(res, 405, { error: { code: 'WARREN_ERR_BAD_REQUEST', message: `method not allowed; use ${allow}` } });
-}
+/** The route patterns, exported where they always were (test/openapi.test.ts). */
+export { ROUTES } from './routes.js';
 
 export async function startGateway(broker: Broker, o: GatewayOptions): Promise<Gateway> {
   const shutdown = new AbortController();
   const sockets = new Set<Socket>();
   const log = o.logger.child({ component: 'gateway' });
   const order = new PromptOrder();
-
-  const requireUp = (name: string) => {
-    const rt = broker.workspace(name);
-    rt.assertUp();
-    return rt;
-  };
 
   // Set once the server listens (the port may have been 0), which is before it takes a connection.
   let policy!: GuardPolicy;
@@ -90,7 +61,10 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     // Liveness for supervisors and load balancers: no token, and nothing in the answer
     // but that the gateway answers (no workspaces, no versions).
     if (ROUTES.healthz.test((req.url ?? '/').split('?')[0]!)) {
-      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      if (req.method !== 'GET') {
+        res.setHeader('allow', 'GET');
+        return sendJson(res, 405, { error: { code: 'WARREN_ERR_BAD_REQUEST', message: 'method not allowed; use GET' } });
+      }
       return sendJson(res, 200, { ok: true });
     }
     const passThrough = ROUTES.opencode.test((req.url ?? '/').split('?')[0]!);
@@ -113,74 +87,9 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     const url = new URL(req.url ?? '/', 'http://gateway');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    let m: RegExpExecArray | null;
-    if (ROUTES.openapi.test(path)) {
-      if (method !== 'GET') return methodNotAllowed(res, 'GET');
-      return sendJson(res, 200, openapiDocument());
-    }
-    if (ROUTES.metrics.test(path)) {
-      if (method !== 'GET') return methodNotAllowed(res, 'GET');
-      const text = renderMetrics(broker.status());
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(text);
-      return;
-    }
-    if (ROUTES.workspaces.test(path)) {
-      if (method !== 'GET') return methodNotAllowed(res, 'GET');
-      return sendJson(res, 200, { workspaces: broker.status().workspaces });
-    }
-    if ((m = ROUTES.sessions.exec(path))) {
-      const name = m[1]!;
-      if (method === 'GET') {
-        const rt = requireUp(name);
-        return sendJson(res, 200, { sessions: await rt.sessions() });
-      }
-      if (method === 'POST') {
-        broker.workspace(name);
-        const body = await readJson(req, 64 * 1024);
-        for (const k of Object.keys(body)) if (k !== 'directory' && k !== 'title') throw badRequest(`unknown field ${JSON.stringify(k)}; use directory and title`);
-        if (body.directory !== undefined && (typeof body.directory !== 'string' || !body.directory.startsWith('/'))) throw badRequest('"directory" must be an absolute path');
-        if (body.title !== undefined && typeof body.title !== 'string') throw badRequest('"title" must be a string');
-        const rt = requireUp(name);
-        const session = await rt.createSession({
-          ...(body.directory !== undefined ? { directory: body.directory as string } : {}),
-          ...(body.title !== undefined ? { title: body.title as string } : {}),
-        });
-        return sendJson(res, 201, session);
-      }
-      return methodNotAllowed(res, 'GET, POST');
-    }
-    if ((m = ROUTES.messages.exec(path))) {
-      if (method !== 'POST') return methodNotAllowed(res, 'POST');
-      broker.workspace(m[1]!);
-      checkSessionId(decodeURIComponent(m[2]!));
-      requireUp(m[1]!);
-      return postMessage(broker, m[1]!, decodeURIComponent(m[2]!), req, res, shutdown.signal);
-    }
-    if ((m = ROUTES.run.exec(path))) {
-      const key = { workspace: m[1]!, sessionID: decodeURIComponent(m[2]!), messageID: decodeURIComponent(m[3]!) };
-      const verb = m[4]!;
-      if (verb === 'events' && method !== 'GET') return methodNotAllowed(res, 'GET');
-      if (verb === 'abort' && method !== 'POST') return methodNotAllowed(res, 'POST');
-      broker.workspace(key.workspace);
-      requireUp(key.workspace);
-      return verb === 'events' ? getEvents(broker, key, req, res, shutdown.signal) : postAbort(broker, key, res);
-    }
-    if ((m = ROUTES.answer.exec(path))) {
-      if (method !== 'POST') return methodNotAllowed(res, 'POST');
-      const [name, sessionID, kind, requestID] = [m[1]!, decodeURIComponent(m[2]!), m[3]!, decodeURIComponent(m[4]!)];
-      requireUp(name);
-      return kind === 'permissions' ? postPermission(broker, name, sessionID, requestID, req, res) : postQuestion(broker, name, sessionID, requestID, req, res);
-    }
-    if ((m = ROUTES.opencode.exec(path))) {
-      // opencode's API uses these; TRACE and WebDAV's methods have no business there.
-      if (!PASS_THROUGH_METHODS.includes(method)) return methodNotAllowed(res, PASS_THROUGH_METHODS.join(', '));
-      const rt = requireUp(m[1]!);
-      return proxy(rt, m[2] ?? '/', url.search, req, res, order);
-    }
-    if ((m = ROUTES.anyWorkspace.exec(path))) {
-      broker.workspace(decodeURIComponent(m[1]!));
-    }
+    if (await route(path, method, { req, res, url, broker, order, shutdown: shutdown.signal })) return;
+    const m = ROUTES.anyWorkspace.exec(path);
+    if (m) broker.workspace(decodeURIComponent(m[1]!));
     sendJson(res, 404, { error: { code: 'WARREN_ERR_NO_ROUTE', message: `no route ${method} ${path}` } });
   };
 
