@@ -9,8 +9,10 @@
 // another session's request is "not found" here, as it is for the gateway's route
 // under /sessions/:id. A second answer to the same request is "not found" too.
 import type { PermissionRequest, QuestionAnswer, QuestionRequest } from '@opencode-ai/sdk/v2';
+import type { Logger } from '../log.js';
 import { InvalidAnswerError, RequestNotFoundError, SessionNotFoundError } from '../errors.js';
 import { callServer } from './api.js';
+import type { PendingAsk } from './reply.js';
 import { checkSessionId } from './locate.js';
 import type { OpencodeServer } from './server.js';
 
@@ -81,4 +83,28 @@ async function post(server: OpencodeServer, workspace: string, kind: 'permission
   // Answered by somebody else between the look-up and now: opencode's 404.
   const r = await callServer(server, workspace, path, { method: 'POST', directory, timeoutMs: TIMEOUT_MS, accept: [404], ...(body !== undefined ? { body } : {}) });
   if (r.status === 404) throw new RequestNotFoundError(workspace, sessionID, kind, requestID);
+}
+
+/** What the server lists as waiting for an answer in the directory. */
+export async function pendingAsks(server: OpencodeServer, directory: string): Promise<{ permissions: PermissionRequest[]; questions: QuestionRequest[] }> {
+  const [permissions, questions] = await Promise.all([
+    callServer<PermissionRequest[]>(server, server.workspace, '/permission', { directory, timeoutMs: 30_000 }),
+    callServer<QuestionRequest[]>(server, server.workspace, '/question', { directory, timeoutMs: 30_000 }),
+  ]);
+  return { permissions: permissions.body, questions: questions.body };
+}
+
+/**
+ * opencode 1.18.33 keeps listing a request whose run was aborted (GET /permission,
+ * GET /question; an attached TUI would still show it) until somebody answers it.
+ * Refusing it after the abort only clears it: the aborted tool does not run.
+ */
+export async function dismissAsks(server: OpencodeServer, asks: PendingAsk[], directory: string, timeoutMs: number, log: Logger): Promise<void> {
+  await Promise.all(asks.map(async (a) => {
+    const path = a.kind === 'permission' ? `/permission/${a.id}/reply` : `/question/${a.id}/reject`;
+    await callServer(server, server.workspace, path, {
+      method: 'POST', directory, timeoutMs, accept: [404],
+      ...(a.kind === 'permission' ? { body: { reply: 'reject' } } : {}),
+    }).catch((err: unknown) => log.warn({ err: (err as Error).message, request: a.id }, 'clearing a request of the aborted run failed'));
+  }));
 }

@@ -32,92 +32,27 @@ import { request } from 'undici';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Event, PermissionRequest, QuestionRequest } from '@opencode-ai/sdk/v2';
 import type { Logger } from '../log.js';
-import type { Link } from '../ssh/link.js';
 import {
   AskTimeoutError, ChatAbortedError, ChatFailedError, ChatStalledError, ChatTimeoutError, isWarrenError,
 } from '../errors.js';
 import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from './across-drops.js';
 import { brokenCall, callServer, originOf, type CallOrigin } from './api.js';
+import { dismissAsks, pendingAsks } from './ask.js';
+import { readHistory } from './history.js';
 import { newMessageId } from './ids.js';
-import { ReplyAssembler, type HistoryEntry, type PendingAsk, type ToolEvent } from './reply.js';
-import type { OpencodeServer } from './server.js';
+import { ReplyAssembler, type HistoryEntry } from './reply.js';
 import { readSse } from './sse-reader.js';
 
 export type { ToolEvent } from './reply.js';
+export type { ChatContext, ChatOptions, ChatResult, StepHook } from './chat-options.js';
+import { ABORT_MS, ASK_TIMEOUT_MS, MAX_QUIET_BREAKS, PREPARE_MS, SUBSCRIBE_CONFIRM_MS, type ChatContext, type ChatOptions, type ChatResult } from './chat-options.js';
+export { ASK_TIMEOUT_MS } from './chat-options.js';
 
-
-/**
- * Called before each step of a message, for fault tests to break the link at an
- * exact point of a run with a real fault (an sshd killed, a workspace frozen).
- */
-export type StepHook = (step: 'locate' | 'create' | 'subscribe' | 'prompt' | 'reply') => Promise<void> | void;
-
-export interface ChatContext { workspace: string; link: Link; server: OpencodeServer; logger: Logger; onStep?: StepHook | undefined }
-
-export interface ChatOptions {
-  sessionID: string;
-  /** The session's directory (from locateSession): whose event stream to follow. */
-  directory: string;
-  text: string;
-  onDelta?: (text: string) => void;
-  onTool?: (t: ToolEvent) => void;
-  /** The message's id (newMessageId()), when the caller needs it before the run starts. */
-  messageID?: string;
-  /**
-   * The prompt was sent earlier (by a daemon that has since restarted): follow its
-   * reply without sending anything. The message must be in the session's history.
-   */
-  follow?: boolean;
-  /**
-   * opencode asks the person for a permission (the run's session or a subagent's);
-   * answer with answerPermission (ask.ts). Once per request.
-   */
-  onPermission?: (p: PermissionRequest) => void;
-  /** opencode asks the person a question; answer with answerQuestion (ask.ts). Once per request. */
-  onQuestion?: (q: QuestionRequest) => void;
-  /** Aborts the run: with a WarrenError as the reason, that is the run's error; else CHAT_ABORTED. */
-  signal?: AbortSignal;
-  /** No event at all, heartbeats included, for this long: error. Default 30 s (opencode beats every 10 s). */
-  heartbeatTimeoutMs?: number;
-  /**
-   * No sign of life of this run (any event about its session) for this long, once
-   * opencode has called the model: error. Default 120 s. Before that call, silence is
-   * allowed for 60 s if that is longer (opencode's first-use preparation says nothing).
-   */
-  progressTimeoutMs?: number;
-  /** The whole run, not counting time spent waiting for a person's answer. Default 10 min. */
-  deadlineMs?: number;
-  /**
-   * How long a permission or question may wait for its answer: then ASK_TIMEOUT, and
-   * the run is aborted. Default 10 min. No other watchdog fires while one waits.
-   */
-  askTimeoutMs?: number;
-  /** How long to wait for a dropped link to come back. Default 30 s. */
-  reconnectWaitMs?: number;
-}
-
-export interface ChatResult { sessionID: string; messageID: string; text: string }
 
 type RunState = 'syncing' | 'streaming' | 'reconciling' | 'done' | 'failed';
 
 /** Whether opencode has the prompt: not sent, sent with no answer heard (a drop), or acknowledged. */
 type Prompted = 'no' | 'unsure' | 'yes';
-
-const SUBSCRIBE_CONFIRM_MS = 15_000;
-/**
- * Until opencode has called the model it may be silent and still working: the first
- * prompt to a fresh server loads its providers before it even stores the message,
- * and the first run in a directory loads plugins and tools (seconds each on a busy
- * machine, 5.4 s measured), saying nothing about the session. Silence then is
- * allowed this long, or progressTimeoutMs if longer; from the call on, progressTimeoutMs.
- */
-const PREPARE_MS = 60_000;
-/** opencode answers an abort within about 3 s, once its model call has wound down. */
-const ABORT_MS = 6_000;
-/** A stream that broke with link and server fine (opencode disposed its instance, say): resubscribe this often at most. */
-const MAX_QUIET_BREAKS = 5;
-/** How long a permission or question waits for a person by default. */
-export const ASK_TIMEOUT_MS = 600_000;
 
 export async function sendMessage(ctx: ChatContext, o: ChatOptions): Promise<ChatResult> {
   return new ChatRun(ctx, o).go();
@@ -362,17 +297,12 @@ class ChatRun {
     this.log.info('prompt sent');
   }
 
-  private async pendingAsks(): Promise<{ permissions: PermissionRequest[]; questions: QuestionRequest[] }> {
-    const [permissions, questions] = await Promise.all([
-      callServer<PermissionRequest[]>(this.ctx.server, this.ctx.workspace, '/permission', { directory: this.o.directory, timeoutMs: 30_000 }),
-      callServer<QuestionRequest[]>(this.ctx.server, this.ctx.workspace, '/question', { directory: this.o.directory, timeoutMs: 30_000 }),
-    ]);
-    return { permissions: permissions.body, questions: questions.body };
+  private pendingAsks(): Promise<{ permissions: PermissionRequest[]; questions: QuestionRequest[] }> {
+    return pendingAsks(this.ctx.server, this.o.directory);
   }
 
-  private async history(): Promise<HistoryEntry[]> {
-    const r = await callServer<HistoryEntry[]>(this.ctx.server, this.ctx.workspace, `/session/${this.o.sessionID}/message`, { directory: this.o.directory, timeoutMs: 30_000 });
-    return r.body;
+  private history(): Promise<HistoryEntry[]> {
+    return readHistory(this.ctx.server, this.o.sessionID, this.o.directory);
   }
 
   /**
@@ -450,27 +380,12 @@ class ChatRun {
       const started = Date.now();
       try {
         await callServer(this.ctx.server, this.ctx.workspace, `/session/${this.o.sessionID}/abort`, { method: 'POST', directory: this.o.directory, timeoutMs: ABORT_MS });
-        await this.dismissAsks(this.reply.pendingAsks());
+        await dismissAsks(this.ctx.server, this.reply.pendingAsks(), this.o.directory, ABORT_MS, this.log);
         return;
       } catch (err) {
         this.log.warn({ err: (err as Error).message, attempt }, 'aborting the run failed');
         if (this.ctx.link.state !== 'up' || Date.now() - started >= ABORT_MS) return;
       }
     }
-  }
-
-  /**
-   * opencode 1.18.33 keeps listing a request whose run was aborted (GET /permission,
-   * GET /question; an attached TUI would still show it) until somebody answers it.
-   * Refusing it after the abort only clears it: the aborted tool does not run.
-   */
-  private async dismissAsks(asks: PendingAsk[]): Promise<void> {
-    await Promise.all(asks.map(async (a) => {
-      const path = a.kind === 'permission' ? `/permission/${a.id}/reply` : `/question/${a.id}/reject`;
-      await callServer(this.ctx.server, this.ctx.workspace, path, {
-        method: 'POST', directory: this.o.directory, timeoutMs: ABORT_MS, accept: [404],
-        ...(a.kind === 'permission' ? { body: { reply: 'reject' } } : {}),
-      }).catch((err: unknown) => this.log.warn({ err: (err as Error).message, request: a.id }, 'clearing a request of the aborted run failed'));
-    }));
   }
 }
