@@ -59,7 +59,9 @@ t.test('an id that exists nowhere fails fast and says where it looked', async (t
     code: 'WARREN_ERR_SESSION_NOT_FOUND',
     message: /session ses_0123456789abABCDEFGHIJKLMN not found in workspace resume \(searched: the server's database, .*nowhere, ~\/\.local\/share\)/,
   });
-  t.ok(Date.now() - started < 5000, `in ${Date.now() - started} ms`);
+  // Fast means no wait at all: nothing here may sit out the 30 s reconnect wait or the
+  // 60 s prepare window. The bound is that, not a speed goal (bench/ has those).
+  t.ok(Date.now() - started < 20_000, `without waiting out any timeout (${Date.now() - started} ms)`);
 });
 
 t.test('an id with shell metacharacters is refused before anything runs in the workspace', async (t) => {
