@@ -16,7 +16,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Link } from '../ssh/link.js';
 import { createLinkDispatcher, RenewableDispatcher } from '../http/dispatcher.js';
-import { PortBusyError, ServerStartError, isWarrenError, WarrenError } from '../errors.js';
+import { PortBusyError, ServerStartError, WorkspaceClosedError, isWarrenError } from '../errors.js';
 import { INSPECT, START, STOP } from './scripts.js';
 
 export type ServerState = 'stopped' | 'starting' | 'running' | 'failed';
@@ -106,7 +106,7 @@ export class OpencodeServer extends EventEmitter {
 
   /** Resolves when the server answers; starts or adopts it first if needed. Single-flight. */
   ensureRunning(): Promise<void> {
-    if (this.closed) return Promise.reject(new WarrenError('WARREN_ERR_LINK_CLOSED', `workspace ${this.o.workspace} is closed`));
+    if (this.closed) return Promise.reject(new WorkspaceClosedError(this.o.workspace));
     this.touch();
     // An idle stop under way: a request now must not reach a server about to go.
     if (this.stopping) return this.stopping.catch(() => {}).then(() => this.ensureRunning());

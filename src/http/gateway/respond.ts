@@ -1,7 +1,7 @@
 // Answers of the gateway: JSON bodies, and every error as
 // {"error":{"code":"WARREN_ERR_…","message":"one line"}} with a fitting status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { WarrenError, isWarrenError } from '../../errors.js';
+import { BadRequestError, InternalError, TooLargeError, WarrenError, isWarrenError } from '../../errors.js';
 import { closeLingeringAfter } from './linger.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -66,7 +66,7 @@ export function statusFor(err: unknown): number {
 }
 
 export function sendError(res: ServerResponse, err: unknown): void {
-  const e = isWarrenError(err) ? err : new WarrenError('WARREN_ERR_INTERNAL', 'internal error; see the daemon log');
+  const e = isWarrenError(err) ? err : new InternalError();
   const status = isWarrenError(err) ? statusFor(err) : 500;
   if (res.headersSent) {
     res.destroy();
@@ -77,18 +77,18 @@ export function sendError(res: ServerResponse, err: unknown): void {
 }
 
 export function badRequest(message: string): WarrenError {
-  return new WarrenError('WARREN_ERR_BAD_REQUEST', message);
+  return new BadRequestError(message);
 }
 
 /** Reads a JSON object body of at most `limit` bytes. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new WarrenError('WARREN_ERR_TOO_LARGE', `request body is larger than ${limit} bytes`);
+  if (declared > limit) throw new TooLargeError(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new WarrenError('WARREN_ERR_TOO_LARGE', `request body is larger than ${limit} bytes`);
+    if (size > limit) throw new TooLargeError(limit);
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');

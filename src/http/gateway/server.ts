@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { Broker } from '../../broker/broker.js';
 import { renderMetrics } from '../../broker/metrics.js';
-import { LinkDownError, ListenError, WarrenError } from '../../errors.js';
+import { LinkDownError, ListenError, ShuttingDownError, WarrenError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { tokenMatches } from './auth.js';
 import { browserRefusal, guardPolicy, type GuardPolicy, type Listening } from './browser-guard.js';
@@ -86,7 +86,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const refusal = browserRefusal(req.headers, policy);
     if (refusal) throw refusal;
-    if (shutdown.signal.aborted) throw new WarrenError('WARREN_ERR_SHUTTING_DOWN', 'warren is shutting down');
+    if (shutdown.signal.aborted) throw new ShuttingDownError();
     // Liveness for supervisors and load balancers: no token, and nothing in the answer
     // but that the gateway answers (no workspaces, no versions).
     if (ROUTES.healthz.test((req.url ?? '/').split('?')[0]!)) {
