@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'WARREN_ERR_UNQUOTABLE'
   | 'WARREN_ERR_KEY_READ'
   | 'WARREN_ERR_HOST_KEY_MISMATCH'
+  | 'WARREN_ERR_HOST_KEY_FORMAT'
   | 'WARREN_ERR_AUTH'
   | 'WARREN_ERR_CONNECT'
   | 'WARREN_ERR_LINK_DOWN'
@@ -123,6 +124,19 @@ export class HostKeyMismatchError extends WarrenError {
       `host key of workspace ${workspace} (${target}) is ${actual}, expected ${expected}: refusing to connect; if the workspace was re-created, update hostKeyFingerprint`);
     this.expected = expected;
     this.actual = actual;
+  }
+}
+
+/**
+ * The pinned fingerprint is not one: a workspace config that skipped the config loader
+ * (a WarrenConfig built by hand for createBroker) with no pin or a malformed one; the
+ * loader refuses those earlier, as a ConfigError. Its own code, not HOST_KEY_MISMATCH:
+ * no server was asked, the pin itself must be fixed. Exit 2.
+ */
+export class HostKeyFormatError extends WarrenError {
+  constructor(workspace: string) {
+    super('WARREN_ERR_HOST_KEY_FORMAT',
+      `hostKeyFingerprint of workspace ${workspace} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, as ssh-keygen -lf prints it)`, { exitCode: 2 });
   }
 }
 
