@@ -7,7 +7,8 @@
 // (routes, headers, events, the HTTP Basic scheme) carries `x-warren-status: planned`;
 // the test fails once a planned route is served, so the mark comes off with the code.
 import { warrenVersion } from '../../version.js';
-import { DEFAULT_RETRY_AFTER_S, RETRY_AFTER_S } from './respond.js';
+import type { ErrorCode } from '../../errors.js';
+import { DEFAULT_RETRY_AFTER_S, RETRY_AFTER_S, STATUS_OF } from './respond.js';
 
 type Obj = Record<string, unknown>;
 
@@ -15,7 +16,7 @@ type Obj = Record<string, unknown>;
 export const PLANNED = { 'x-warren-status': 'planned' } as const;
 
 /** The codes each error status carries, as docs/integrator.md's table lists them. */
-export const ERROR_CODES: Readonly<Record<number, readonly string[]>> = {
+export const ERROR_CODES: Readonly<Record<number, readonly ErrorCode[]>> = {
   400: ['WARREN_ERR_BAD_REQUEST', 'WARREN_ERR_SESSION_ID', 'WARREN_ERR_MESSAGE_ID', 'WARREN_ERR_UNQUOTABLE'],
   401: ['WARREN_ERR_UNAUTHORIZED'],
   403: ['WARREN_ERR_FORBIDDEN_HOST', 'WARREN_ERR_FORBIDDEN_ORIGIN'],
@@ -26,6 +27,8 @@ export const ERROR_CODES: Readonly<Record<number, readonly string[]>> = {
   502: ['WARREN_ERR_PORT_BUSY', 'WARREN_ERR_SERVER_START', 'WARREN_ERR_SERVER_GONE', 'WARREN_ERR_SERVER_HTTP', 'WARREN_ERR_IMPORT'],
   503: ['WARREN_ERR_LINK_DOWN', 'WARREN_ERR_LINK_LOST', 'WARREN_ERR_WAIT_UP_TIMEOUT', 'WARREN_ERR_SHUTTING_DOWN', 'WARREN_ERR_DB_LOCKED'],
   504: ['WARREN_ERR_CHAT_TIMEOUT', 'WARREN_ERR_ASK_TIMEOUT'],
+  // The table's "INTERNAL, or any other code": every code without a status of its own.
+  500: (Object.keys(STATUS_OF) as ErrorCode[]).filter((code) => STATUS_OF[code] === 500),
 };
 /** Codes a message stream's `error` event may carry (the run already answered 200). */
 const STREAM_ERROR_CODES = ['WARREN_ERR_CHAT_FAILED', 'WARREN_ERR_CHAT_STALLED', 'WARREN_ERR_CHAT_TIMEOUT', 'WARREN_ERR_SERVER_GONE', 'WARREN_ERR_WAIT_UP_TIMEOUT', 'WARREN_ERR_SHUTTING_DOWN', 'WARREN_ERR_ABORTED', 'WARREN_ERR_ASK_TIMEOUT'];
