@@ -18,6 +18,7 @@ import type { Link } from '../ssh/link.js';
 import { createLinkDispatcher, RenewableDispatcher } from '../http/dispatcher.js';
 import { PortBusyError, ServerStartError, WorkspaceClosedError, isWarrenError } from '../errors.js';
 import { INSPECT, START, STOP } from './scripts.js';
+import { opencodeAuthorization } from './basic-auth.js';
 
 export type ServerState = 'stopped' | 'starting' | 'running' | 'failed';
 
@@ -101,7 +102,7 @@ export class OpencodeServer extends EventEmitter {
 
   /** The Authorization header for the current server (its password changes with every start). */
   authorization(): string {
-    return `Basic ${Buffer.from(`opencode:${this.password ?? ''}`).toString('base64')}`;
+    return opencodeAuthorization(this.password ?? '');
   }
 
   /** Resolves when the server answers; starts or adopts it first if needed. Single-flight. */
@@ -322,7 +323,7 @@ export class OpencodeServer extends EventEmitter {
   private async health(password: string, timeoutMs = HEALTH_TIMEOUT_MS): Promise<{ status: number; version: string | null }> {
     const res = await request(`${this.baseUrl}/global/health`, {
       dispatcher: this.dispatcher,
-      headers: { authorization: `Basic ${Buffer.from(`opencode:${password}`).toString('base64')}` },
+      headers: { authorization: opencodeAuthorization(password) },
       headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
     });
     const text = await res.body.text();
