@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'WARREN_ERR_UNQUOTABLE'
   | 'WARREN_ERR_KEY_READ'
   | 'WARREN_ERR_HOST_KEY_MISMATCH'
+  | 'WARREN_ERR_HOST_KEY_FORMAT'
   | 'WARREN_ERR_AUTH'
   | 'WARREN_ERR_CONNECT'
   | 'WARREN_ERR_LINK_DOWN'
@@ -126,6 +127,19 @@ export class HostKeyMismatchError extends WarrenError {
   }
 }
 
+/**
+ * The pinned fingerprint is not one: a workspace config that skipped the config loader
+ * (a WarrenConfig built by hand for createBroker) with no pin or a malformed one; the
+ * loader refuses those earlier, as a ConfigError. Its own code, not HOST_KEY_MISMATCH:
+ * no server was asked, the pin itself must be fixed. Exit 2.
+ */
+export class HostKeyFormatError extends WarrenError {
+  constructor(workspace: string) {
+    super('WARREN_ERR_HOST_KEY_FORMAT',
+      `hostKeyFingerprint of workspace ${workspace} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, as ssh-keygen -lf prints it)`, { exitCode: 2 });
+  }
+}
+
 /** sshd refused the client key. */
 export class AuthError extends WarrenError {
   constructor(workspace: string, user: string, target: string) {
@@ -230,6 +244,17 @@ export class PortBusyError extends WarrenError {
   constructor(workspace: string, port: number) {
     super('WARREN_ERR_PORT_BUSY',
       `port ${port} in workspace ${workspace} is held by something warren did not start: stop it, or set opencode.port for this workspace`);
+  }
+}
+
+/**
+ * The workspace's opencode server was closed by its owner (daemon shutdown, or the
+ * workspace removed or changed by a reload) while work still asked for it. Final, like
+ * a closed link: nothing reconnects.
+ */
+export class WorkspaceClosedError extends WarrenError {
+  constructor(workspace: string) {
+    super('WARREN_ERR_LINK_CLOSED', `workspace ${workspace} is closed`);
   }
 }
 
@@ -397,6 +422,74 @@ export class ForbiddenOriginError extends WarrenError {
   constructor(header: 'Origin' | 'Sec-Fetch-Site', value: string) {
     const shown = JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);
     super('WARREN_ERR_FORBIDDEN_ORIGIN', `requests from web pages on other sites are refused (${header} ${shown}): call the gateway from your backend, or add the page's origin to gateway.allowedOrigins`);
+  }
+}
+
+/** A malformed request to the gateway: a body, field, header or path it cannot take (400). */
+export class BadRequestError extends WarrenError {
+  constructor(problem: string) {
+    super('WARREN_ERR_BAD_REQUEST', problem);
+  }
+}
+
+/** A request body over the route's limit (413), answered before the rest is read. */
+export class TooLargeError extends WarrenError {
+  constructor(limit: number) {
+    super('WARREN_ERR_TOO_LARGE', `request body is larger than ${limit} bytes`);
+  }
+}
+
+/** The daemon is draining: new requests are refused (503) so that it can stop. */
+export class ShuttingDownError extends WarrenError {
+  constructor() {
+    super('WARREN_ERR_SHUTTING_DOWN', 'warren is shutting down');
+  }
+}
+
+/**
+ * A failure that is a bug in warren, not the caller's or a workspace's: the caller gets
+ * this one fixed line (500), and the detail goes to the daemon log only.
+ */
+export class InternalError extends WarrenError {
+  constructor() {
+    super('WARREN_ERR_INTERNAL', 'internal error; see the daemon log');
+  }
+}
+
+/** Nothing listens on the control socket (ENOENT, ECONNREFUSED): no daemon runs there. */
+export class NoDaemonError extends WarrenError {
+  constructor(socketPath: string, cause?: unknown) {
+    super('WARREN_ERR_NO_DAEMON', `no warren daemon is answering on ${socketPath}: start one with warren daemon, or pass --socket`, { cause });
+  }
+}
+
+/** The daemon took longer than the control deadline to answer: a caller waits seconds, never forever. */
+export class ControlTimeoutError extends WarrenError {
+  constructor(socketPath: string, ms: number) {
+    super('WARREN_ERR_CONTROL_TIMEOUT',
+      `the warren daemon on ${socketPath} did not answer within ${ms} ms; it may be overloaded or stuck (see its log)`);
+  }
+}
+
+/**
+ * The control socket could not be used, or its answer could not be read (permission
+ * denied, not JSON, not a status, too large, no answer). The message names the socket
+ * and says what to check.
+ */
+export class ControlError extends WarrenError {
+  constructor(message: string, cause?: unknown) {
+    super('WARREN_ERR_CONTROL', message, { cause });
+  }
+}
+
+/**
+ * An error the daemon answered over the control socket, carried into this process
+ * with the daemon's own code and message (no such session, say): that one line is the
+ * person's answer as it is. A usage error stays exit 2.
+ */
+export class DaemonReplyError extends WarrenError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message, { exitCode: code === 'WARREN_ERR_USAGE' ? 2 : 1 });
   }
 }
 

@@ -30,7 +30,7 @@ t.test('a host key other than the pinned one never connects, and says so', async
 
 t.test('a malformed fingerprint is refused before anything connects', async (t) => {
   t.throws(() => new Link({ name: 'x', user: 'u', transport: { kind: 'tcp', host: ws.host, port: ws.port },
-    privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: 'md5:aa:bb' }), { code: 'WARREN_ERR_HOST_KEY_MISMATCH', exitCode: 2 });
+    privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: 'md5:aa:bb' }), { code: 'WARREN_ERR_HOST_KEY_FORMAT', exitCode: 2, message: /is not a SHA256 fingerprint/ });
   t.throws(() => new Link({ name: 'x', user: 'u', transport: { kind: 'tcp', host: ws.host, port: ws.port },
     privateKeyPath: '/nonexistent/key', hostKeyFingerprint: ws.hostKeyFingerprint }), { code: 'WARREN_ERR_KEY_READ', message: /no such file/ });
 });

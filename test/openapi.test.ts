@@ -134,7 +134,7 @@ t.test('the message stream sends what the document says; planned parts are not s
 });
 
 t.test('the documented error codes and statuses are the gateway\'s', async (t) => {
-  for (const [code, status] of Object.entries(STATUS_OF)) {
+  for (const [code, status] of Object.entries(STATUS_OF) as Array<[ErrorCode, number]>) {
     t.ok(ERROR_CODES[status]?.includes(code), `${code} is documented under ${status}`);
   }
   for (const [status, codes] of Object.entries(ERROR_CODES)) {
@@ -165,9 +165,9 @@ t.test('every 503 code gets its Retry-After, and only 503s get one', async (t) =
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const unavailable = Object.entries(STATUS_OF).filter(([, s]) => s === 503).map(([c]) => c);
+  const unavailable = (Object.entries(STATUS_OF) as Array<[ErrorCode, number]>).filter(([, s]) => s === 503).map(([c]) => c);
   t.same([...unavailable].sort(), [...ERROR_CODES[503]!].sort(), 'the 503 codes are the documented ones');
-  for (const code of Object.keys(STATUS_OF)) {
+  for (const code of Object.keys(STATUS_OF) as ErrorCode[]) {
     const r = await fetch(`${base}/${code}`);
     await r.arrayBuffer();
     t.equal(r.headers.get('retry-after'), r.status === 503 ? String(RETRY_AFTER_S[code] ?? DEFAULT_RETRY_AFTER_S) : null, `${code} (${r.status})`);

@@ -1,6 +1,7 @@
 // Remote shell quoting: whatever goes in comes out as exactly one argument, byte for byte.
 import t from 'tap';
-import { quoteArg, quoteCommand, UnquotableArgumentError } from '../src/index.js';
+import { quoteArg, quoteCommand } from '../src/ssh/quote.js';
+import { UnquotableArgumentError } from '../src/errors.js';
 import { run } from '../container/testbed/index.js';
 
 const nasty = [

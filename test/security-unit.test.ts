@@ -78,7 +78,7 @@ t.test('host keys: no setting accepts an unpinned or unchecked key, and a link c
   // The library's Link, bypassing the config: no pin, no link.
   for (const fp of [undefined, '', '*', 'SHA256:']) {
     t.throws(() => new Link({ name: 'x', user: 'u', transport: { kind: 'tcp', host: '127.0.0.1', port: 1 }, privateKeyPath: keyFile, hostKeyFingerprint: fp as string }),
-      { code: 'WARREN_ERR_HOST_KEY_MISMATCH', exitCode: 2 }, `Link with ${JSON.stringify(fp)}`);
+      { code: 'WARREN_ERR_HOST_KEY_FORMAT', exitCode: 2 }, `Link with ${JSON.stringify(fp)}`);
   }
 });
 

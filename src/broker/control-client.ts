@@ -2,27 +2,23 @@
 // back, over the unix socket. Every call has a deadline, so a wedged daemon costs a
 // caller seconds, never a hang.
 import net from 'node:net';
-import { WarrenError, type ErrorCode } from '../errors.js';
+import { ControlError, ControlTimeoutError, DaemonReplyError, NoDaemonError, type ErrorCode, type WarrenError } from '../errors.js';
 
 export const CONTROL_TIMEOUT_MS = 5000;
 /** A status of thousands of workspaces is a few MB; anything far larger is not a reply. */
 const MAX_REPLY_BYTES = 64 * 1024 * 1024;
 
-const NO_DAEMON: ErrorCode = 'WARREN_ERR_NO_DAEMON';
-const CONTROL_TIMEOUT: ErrorCode = 'WARREN_ERR_CONTROL_TIMEOUT';
-const CONTROL_FAILED: ErrorCode = 'WARREN_ERR_CONTROL';
-
 /** Nothing listens on the socket (ENOENT, ECONNREFUSED). */
 export function noDaemonError(socketPath: string, cause?: unknown): WarrenError {
-  return new WarrenError(NO_DAEMON, `no warren daemon is answering on ${socketPath}: start one with warren daemon, or pass --socket`, { cause });
+  return new NoDaemonError(socketPath, cause);
 }
 
 function connectError(socketPath: string, err: NodeJS.ErrnoException): WarrenError {
   if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') return noDaemonError(socketPath, err);
   if (err.code === 'EACCES' || err.code === 'EPERM') {
-    return new WarrenError(CONTROL_FAILED, `permission denied on ${socketPath}: run this as the user the warren daemon runs as (its socket is mode 0600)`, { cause: err });
+    return new ControlError(`permission denied on ${socketPath}: run this as the user the warren daemon runs as (its socket is mode 0600)`, err);
   }
-  return new WarrenError(CONTROL_FAILED, `cannot talk to the warren daemon on ${socketPath}: ${err.message}`, { cause: err });
+  return new ControlError(`cannot talk to the warren daemon on ${socketPath}: ${err.message}`, err);
 }
 
 /**
@@ -44,8 +40,7 @@ export function askDaemon(socketPath: string, request: object, timeoutMs = CONTR
       sock.destroy();
       if (err) reject(err); else resolve(value);
     };
-    const timer = setTimeout(() => finish(new WarrenError(CONTROL_TIMEOUT,
-      `the warren daemon on ${socketPath} did not answer within ${timeoutMs} ms; it may be overloaded or stuck (see its log)`)), timeoutMs);
+    const timer = setTimeout(() => finish(new ControlTimeoutError(socketPath, timeoutMs)), timeoutMs);
     // Aborting frees the socket and timer at once, so a caller that gives up can exit.
     const onAbort = () => finish(abortedError(socketPath));
     signal?.addEventListener('abort', onAbort);
@@ -54,13 +49,13 @@ export function askDaemon(socketPath: string, request: object, timeoutMs = CONTR
       try {
         reply = JSON.parse(line);
       } catch {
-        return finish(new WarrenError(CONTROL_FAILED, `the warren daemon on ${socketPath} answered something that is not JSON; is it a warren daemon of this version?`));
+        return finish(new ControlError(`the warren daemon on ${socketPath} answered something that is not JSON; is it a warren daemon of this version?`));
       }
       const code = replyCode(reply);
       const e = replyError(reply);
       // The daemon's own one-line error (no such session, say) is the person's answer as it is.
-      if (e !== null && code !== null) return finish(new WarrenError(code, e, { exitCode: code === 'WARREN_ERR_USAGE' ? 2 : 1 }));
-      if (e !== null) return finish(new WarrenError(CONTROL_FAILED, `the warren daemon on ${socketPath} refused the request: ${e}`));
+      if (e !== null && code !== null) return finish(new DaemonReplyError(code, e));
+      if (e !== null) return finish(new ControlError(`the warren daemon on ${socketPath} refused the request: ${e}`));
       finish(null, reply);
     };
     sock.on('connect', () => sock.write(`${JSON.stringify(request)}\n`));
@@ -69,7 +64,7 @@ export function askDaemon(socketPath: string, request: object, timeoutMs = CONTR
       if (nl === -1) {
         chunks.push(chunk);
         size += chunk.length;
-        if (size > MAX_REPLY_BYTES) finish(new WarrenError(CONTROL_FAILED, `the warren daemon on ${socketPath} sent a reply over ${MAX_REPLY_BYTES} bytes; giving up`));
+        if (size > MAX_REPLY_BYTES) finish(new ControlError(`the warren daemon on ${socketPath} sent a reply over ${MAX_REPLY_BYTES} bytes; giving up`));
         return;
       }
       chunks.push(chunk.subarray(0, nl));
@@ -78,14 +73,14 @@ export function askDaemon(socketPath: string, request: object, timeoutMs = CONTR
     // A daemon that answers and closes without the final newline still answered.
     sock.on('end', () => {
       if (size > 0) parse(Buffer.concat(chunks).toString('utf8'));
-      else finish(new WarrenError(CONTROL_FAILED, `the warren daemon on ${socketPath} closed the connection without answering; see its log`));
+      else finish(new ControlError(`the warren daemon on ${socketPath} closed the connection without answering; see its log`));
     });
     sock.on('error', (err: NodeJS.ErrnoException) => finish(connectError(socketPath, err)));
   });
 }
 
 function abortedError(socketPath: string): WarrenError {
-  return new WarrenError(CONTROL_FAILED, `the request to the warren daemon on ${socketPath} was cancelled`);
+  return new ControlError(`the request to the warren daemon on ${socketPath} was cancelled`);
 }
 
 /** The error's code when it is one of warren's own, other than a bad request (that one names the protocol, not the person's mistake). */

@@ -1,13 +1,16 @@
 // The pieces of the OpenAPI document that are data, not routes: the error codes per
 // status, the small builders, and the component schemas. openapi.ts assembles them.
 
+import type { ErrorCode } from '../errors.js';
+import { STATUS_OF } from './respond.js';
+
 export type Obj = Record<string, unknown>;
 
 /** Spread into anything the spec promises but the code does not have yet. */
 export const PLANNED = { 'x-warren-status': 'planned' } as const;
 
 /** The codes each error status carries, as docs/integrator.md's table lists them. */
-export const ERROR_CODES: Readonly<Record<number, readonly string[]>> = {
+export const ERROR_CODES: Readonly<Record<number, readonly ErrorCode[]>> = {
   400: ['WARREN_ERR_BAD_REQUEST', 'WARREN_ERR_SESSION_ID', 'WARREN_ERR_MESSAGE_ID', 'WARREN_ERR_UNQUOTABLE'],
   401: ['WARREN_ERR_UNAUTHORIZED'],
   403: ['WARREN_ERR_FORBIDDEN_HOST', 'WARREN_ERR_FORBIDDEN_ORIGIN'],
@@ -18,6 +21,8 @@ export const ERROR_CODES: Readonly<Record<number, readonly string[]>> = {
   502: ['WARREN_ERR_PORT_BUSY', 'WARREN_ERR_SERVER_START', 'WARREN_ERR_SERVER_GONE', 'WARREN_ERR_SERVER_HTTP', 'WARREN_ERR_IMPORT'],
   503: ['WARREN_ERR_LINK_DOWN', 'WARREN_ERR_LINK_LOST', 'WARREN_ERR_WAIT_UP_TIMEOUT', 'WARREN_ERR_SHUTTING_DOWN', 'WARREN_ERR_DB_LOCKED'],
   504: ['WARREN_ERR_CHAT_TIMEOUT', 'WARREN_ERR_ASK_TIMEOUT'],
+  // The table's "INTERNAL, or any other code": every code without a status of its own.
+  500: (Object.keys(STATUS_OF) as ErrorCode[]).filter((code) => STATUS_OF[code] === 500),
 };
 /** Codes a message stream's `error` event may carry (the run already answered 200). */
 export const STREAM_ERROR_CODES = ['WARREN_ERR_CHAT_FAILED', 'WARREN_ERR_CHAT_STALLED', 'WARREN_ERR_CHAT_TIMEOUT', 'WARREN_ERR_SERVER_GONE', 'WARREN_ERR_WAIT_UP_TIMEOUT', 'WARREN_ERR_SHUTTING_DOWN', 'WARREN_ERR_ABORTED', 'WARREN_ERR_ASK_TIMEOUT'];

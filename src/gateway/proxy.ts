@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import type { WorkspaceRuntime } from '../broker/workspace.js';
-import { WarrenError } from '../errors.js';
+import { TooLargeError, type WarrenError } from '../errors.js';
 import { RECONNECT_WAIT_MS } from '../opencode/across-drops.js';
 import { isSessionId } from '../opencode/ids.js';
 import { holdEventStream } from './held-stream.js';
@@ -45,7 +45,7 @@ export function proxiedPath(rest: string, search: string): string {
 }
 
 function tooLarge(): WarrenError {
-  return new WarrenError('WARREN_ERR_TOO_LARGE', `request body is larger than ${MAX_BODY} bytes`);
+  return new TooLargeError(MAX_BODY);
 }
 
 /** The body as it streams, cut off past the limit (a chunked upload declares no length). */

@@ -1,7 +1,7 @@
 // Answers of the gateway: JSON bodies, and every error as
 // {"error":{"code":"WARREN_ERR_…","message":"one line"}} with a fitting status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { WarrenError, isWarrenError } from '../errors.js';
+import { BadRequestError, InternalError, TooLargeError, WarrenError, isWarrenError, type ErrorCode } from '../errors.js';
 import { closeLingeringAfter } from './linger.js';
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -15,34 +15,70 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(text);
 }
 
-export const STATUS_OF: Readonly<Record<string, number>> = {
+/**
+ * The status each code is answered with. Keyed by every ErrorCode, so a new code does not
+ * compile until it is given one here (left out, it used to become a 500 unnoticed).
+ * 500 is for warren's own failures and for codes of the layers below that a request meets
+ * only wrapped in one of the others (a link's connect errors are LINK_DOWN to a request), or
+ * that belong to the command line and the daemon, not to a gateway answer.
+ */
+export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
+  WARREN_ERR_USAGE: 500,
+  WARREN_ERR_CONFIG: 500,
+  WARREN_ERR_UNQUOTABLE: 400,
+  WARREN_ERR_KEY_READ: 500,
+  WARREN_ERR_HOST_KEY_MISMATCH: 500,
+  WARREN_ERR_HOST_KEY_FORMAT: 500,
+  WARREN_ERR_AUTH: 500,
+  WARREN_ERR_CONNECT: 500,
+  WARREN_ERR_LINK_DOWN: 503,
+  WARREN_ERR_LINK_LOST: 503,
+  WARREN_ERR_LINK_CLOSED: 500,
+  WARREN_ERR_WAIT_UP_TIMEOUT: 503,
+  WARREN_ERR_CHANNEL_REFUSED: 500,
+  WARREN_ERR_CHANNEL_PROHIBITED: 500,
+  WARREN_ERR_CHANNEL_TIMEOUT: 500,
+  WARREN_ERR_CHANNEL_FAILED: 500,
+  WARREN_ERR_EXEC_TIMEOUT: 500,
+  WARREN_ERR_EXEC_FAILED: 500,
+  // the opencode layer
+  WARREN_ERR_SERVER_START: 502,
+  WARREN_ERR_PORT_BUSY: 502,
+  WARREN_ERR_SERVER_GONE: 502,
+  WARREN_ERR_SERVER_HTTP: 502,
+  WARREN_ERR_SESSION_ID: 400,
+  WARREN_ERR_SESSION_NOT_FOUND: 404,
+  WARREN_ERR_IMPORT: 502,
+  WARREN_ERR_DB_LOCKED: 503,
+  // A run's failures after its stream began are `error` events, never a status.
+  WARREN_ERR_CHAT_FAILED: 500,
+  WARREN_ERR_CHAT_STALLED: 500,
+  WARREN_ERR_CHAT_TIMEOUT: 504,
+  WARREN_ERR_CHAT_ABORTED: 500,
+  WARREN_ERR_SESSION_BUSY: 409,
+  WARREN_ERR_ABORTED: 500,
+  WARREN_ERR_MESSAGE_ID: 400,
+  WARREN_ERR_MESSAGE_NOT_FOUND: 404,
+  WARREN_ERR_RUN_FINISHED: 409,
+  WARREN_ERR_ASK_TIMEOUT: 504,
+  WARREN_ERR_REQUEST_NOT_FOUND: 404,
+  // the broker, the gateway, the daemon
+  WARREN_ERR_UNKNOWN_WORKSPACE: 404,
   WARREN_ERR_UNAUTHORIZED: 401,
   WARREN_ERR_FORBIDDEN_HOST: 403,
   WARREN_ERR_FORBIDDEN_ORIGIN: 403,
-  WARREN_ERR_UNKNOWN_WORKSPACE: 404,
-  WARREN_ERR_SESSION_NOT_FOUND: 404,
   WARREN_ERR_BAD_REQUEST: 400,
-  WARREN_ERR_NO_ROUTE: 404,
-  WARREN_ERR_SESSION_ID: 400,
-  WARREN_ERR_UNQUOTABLE: 400,
   WARREN_ERR_TOO_LARGE: 413,
-  WARREN_ERR_LINK_DOWN: 503,
-  WARREN_ERR_LINK_LOST: 503,
-  WARREN_ERR_WAIT_UP_TIMEOUT: 503,
+  WARREN_ERR_NO_DAEMON: 500,
+  WARREN_ERR_CONTROL: 500,
+  WARREN_ERR_CONTROL_TIMEOUT: 500,
+  WARREN_ERR_LISTEN: 500,
   WARREN_ERR_SHUTTING_DOWN: 503,
-  WARREN_ERR_PORT_BUSY: 502,
-  WARREN_ERR_SERVER_START: 502,
-  WARREN_ERR_SERVER_GONE: 502,
-  WARREN_ERR_SERVER_HTTP: 502,
-  WARREN_ERR_IMPORT: 502,
-  WARREN_ERR_DB_LOCKED: 503,
-  WARREN_ERR_CHAT_TIMEOUT: 504,
-  WARREN_ERR_SESSION_BUSY: 409,
-  WARREN_ERR_RUN_FINISHED: 409,
-  WARREN_ERR_MESSAGE_ID: 400,
-  WARREN_ERR_MESSAGE_NOT_FOUND: 404,
-  WARREN_ERR_REQUEST_NOT_FOUND: 404,
-  WARREN_ERR_ASK_TIMEOUT: 504,
+  WARREN_ERR_NO_ROUTE: 404,
+  WARREN_ERR_ATTACH: 500,
+  WARREN_ERR_NO_OPENCODE_CLIENT: 500,
+  WARREN_ERR_CLIENT_VERSION: 500,
+  WARREN_ERR_INTERNAL: 500,
 };
 
 /**
@@ -51,7 +87,7 @@ export const STATUS_OF: Readonly<Record<string, number>> = {
  * so asking again soon costs nothing; a daemon that is draining is being restarted,
  * and a database held by another process is not let go in a second.
  */
-export const RETRY_AFTER_S: Readonly<Record<string, number>> = {
+export const RETRY_AFTER_S: Readonly<Partial<Record<ErrorCode, number>>> = {
   WARREN_ERR_LINK_DOWN: 1,
   WARREN_ERR_LINK_LOST: 1,
   WARREN_ERR_WAIT_UP_TIMEOUT: 1,
@@ -62,11 +98,12 @@ export const RETRY_AFTER_S: Readonly<Record<string, number>> = {
 export const DEFAULT_RETRY_AFTER_S = 1;
 
 export function statusFor(err: unknown): number {
+  // `?? 500`: a code that came in from outside the type (cast from a reply) has no entry.
   return isWarrenError(err) ? STATUS_OF[err.code] ?? 500 : 500;
 }
 
 export function sendError(res: ServerResponse, err: unknown): void {
-  const e = isWarrenError(err) ? err : new WarrenError('WARREN_ERR_INTERNAL', 'internal error; see the daemon log');
+  const e = isWarrenError(err) ? err : new InternalError();
   const status = isWarrenError(err) ? statusFor(err) : 500;
   if (res.headersSent) {
     res.destroy();
@@ -77,18 +114,18 @@ export function sendError(res: ServerResponse, err: unknown): void {
 }
 
 export function badRequest(message: string): WarrenError {
-  return new WarrenError('WARREN_ERR_BAD_REQUEST', message);
+  return new BadRequestError(message);
 }
 
 /** Reads a JSON object body of at most `limit` bytes. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) throw new WarrenError('WARREN_ERR_TOO_LARGE', `request body is larger than ${limit} bytes`);
+  if (declared > limit) throw new TooLargeError(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) throw new WarrenError('WARREN_ERR_TOO_LARGE', `request body is larger than ${limit} bytes`);
+    if (size > limit) throw new TooLargeError(limit);
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Broker } from '../broker/broker.js';
-import { ListenError, WarrenError } from '../errors.js';
+import { ListenError, ShuttingDownError, WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { tokenMatches } from './auth.js';
 import { browserRefusal, guardPolicy, type GuardPolicy, type Listening } from './browser-guard.js';
@@ -57,7 +57,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const refusal = browserRefusal(req.headers, policy);
     if (refusal) throw refusal;
-    if (shutdown.signal.aborted) throw new WarrenError('WARREN_ERR_SHUTTING_DOWN', 'warren is shutting down');
+    if (shutdown.signal.aborted) throw new ShuttingDownError();
     // Liveness for supervisors and load balancers: no token, and nothing in the answer
     // but that the gateway answers (no workspaces, no versions).
     if (ROUTES.healthz.test((req.url ?? '/').split('?')[0]!)) {

@@ -4,6 +4,7 @@
 import { createOpencodeClient, type OpencodeClient } from '@opencode-ai/sdk/v2/client';
 import type { Dispatcher } from 'undici';
 import type { Link } from '../ssh/link.js';
+import { opencodeAuthorization } from './basic-auth.js';
 import { createLinkDispatcher, type LinkDispatcherOptions } from '../ssh/dispatcher.js';
 
 export interface OpencodeOverLinkOptions extends LinkDispatcherOptions {
@@ -22,7 +23,7 @@ export interface OpencodeOverLinkOptions extends LinkDispatcherOptions {
 export function opencodeClientOverLink(link: Link, o: OpencodeOverLinkOptions = {}): { client: OpencodeClient; dispatcher: Dispatcher } {
   const dispatcher = o.dispatcher ?? createLinkDispatcher(link, o);
   const headers: Record<string, string> = {};
-  if (o.password !== undefined) headers.authorization = `Basic ${Buffer.from(`opencode:${o.password}`).toString('base64')}`;
+  if (o.password !== undefined) headers.authorization = opencodeAuthorization(o.password);
   const client = createOpencodeClient({
     baseUrl: o.baseUrl ?? 'http://127.0.0.1:4096',
     ...(o.directory !== undefined ? { directory: o.directory } : {}),

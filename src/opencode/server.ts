@@ -16,8 +16,9 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import type { Link } from '../ssh/link.js';
 import { createLinkDispatcher, RenewableDispatcher } from '../ssh/dispatcher.js';
-import { PortBusyError, ServerStartError, isWarrenError, WarrenError } from '../errors.js';
+import { PortBusyError, ServerStartError, WorkspaceClosedError, isWarrenError } from '../errors.js';
 import { INSPECT, START, STOP } from './scripts.js';
+import { opencodeAuthorization } from './basic-auth.js';
 
 export type ServerState = 'stopped' | 'starting' | 'running' | 'failed';
 
@@ -101,12 +102,12 @@ export class OpencodeServer extends EventEmitter {
 
   /** The Authorization header for the current server (its password changes with every start). */
   authorization(): string {
-    return `Basic ${Buffer.from(`opencode:${this.password ?? ''}`).toString('base64')}`;
+    return opencodeAuthorization(this.password ?? '');
   }
 
   /** Resolves when the server answers; starts or adopts it first if needed. Single-flight. */
   ensureRunning(): Promise<void> {
-    if (this.closed) return Promise.reject(new WarrenError('WARREN_ERR_LINK_CLOSED', `workspace ${this.o.workspace} is closed`));
+    if (this.closed) return Promise.reject(new WorkspaceClosedError(this.o.workspace));
     this.touch();
     // An idle stop under way: a request now must not reach a server about to go.
     if (this.stopping) return this.stopping.catch(() => {}).then(() => this.ensureRunning());
@@ -322,7 +323,7 @@ export class OpencodeServer extends EventEmitter {
   private async health(password: string, timeoutMs = HEALTH_TIMEOUT_MS): Promise<{ status: number; version: string | null }> {
     const res = await request(`${this.baseUrl}/global/health`, {
       dispatcher: this.dispatcher,
-      headers: { authorization: `Basic ${Buffer.from(`opencode:${password}`).toString('base64')}` },
+      headers: { authorization: opencodeAuthorization(password) },
       headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
     });
     const text = await res.body.text();

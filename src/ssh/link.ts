@@ -20,7 +20,7 @@ import type { Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
 import {
   AuthError, ChannelFailedError, ChannelProhibitedError, ChannelRefusedError, ChannelTimeoutError, ConnectError,
-  ExecFailedError, ExecTimeoutError, HostKeyMismatchError, KeyReadError, LinkClosedError, LinkDownError, LinkLostError,
+  ExecFailedError, ExecTimeoutError, HostKeyFormatError, HostKeyMismatchError, KeyReadError, LinkClosedError, LinkDownError, LinkLostError,
   WaitUpTimeoutError, WarrenError, isWarrenError,
 } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -163,8 +163,7 @@ export class Link extends EventEmitter {
     this.name = o.name;
     this.target = `${o.user}@${describeTransport(o.transport)}`;
     if (!isFingerprint(o.hostKeyFingerprint)) {
-      throw new WarrenError('WARREN_ERR_HOST_KEY_MISMATCH',
-        `hostKeyFingerprint of workspace ${o.name} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, as ssh-keygen -lf prints it)`, { exitCode: 2 });
+      throw new HostKeyFormatError(o.name);
     }
     this.key = o.privateKey ?? readKey(o);
     this.keepalive = { ...DEFAULT_KEEPALIVE, ...o.keepalive };

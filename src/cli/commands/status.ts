@@ -2,7 +2,7 @@
 // daemon over its control socket and shows what it says. Never starts anything itself.
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
-import { UsageError, WarrenError } from '../../errors.js';
+import { ControlError, UsageError, WarrenError } from '../../errors.js';
 import { askDaemon } from '../../broker/control-client.js';
 import { defaultSocketPath } from '../../broker/control-path.js';
 import type { BrokerStatus } from '../../broker/status.js';
@@ -51,7 +51,7 @@ export async function statusCommand(argv: string[], io: StatusIo = processIo()):
 export async function fetchStatus(socketPath: string, signal?: AbortSignal): Promise<BrokerStatus> {
   const reply = await askDaemon(socketPath, { cmd: 'status' }, undefined, signal);
   if (!isBrokerStatus(reply)) {
-    throw new WarrenError('WARREN_ERR_CONTROL', `the daemon on ${socketPath} answered something that is not a status; is it a warren daemon of this version?`);
+    throw new ControlError(`the daemon on ${socketPath} answered something that is not a status; is it a warren daemon of this version?`);
   }
   return reply;
 }
