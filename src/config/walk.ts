@@ -43,6 +43,14 @@ export interface Node {
   anyOf?: Node[];
 }
 
+/** Every keyword of Node, at run time: a test checks that the schema uses no other. */
+export const UNDERSTOOD: Record<keyof Node, true> = {
+  type: true, description: true, default: true, loader: true, properties: true, required: true, additionalProperties: true,
+  patternProperties: true, propertyNames: true, minProperties: true, if: true, then: true, else: true, items: true, minItems: true,
+  maxItems: true, minLength: true, maxLength: true, pattern: true, patternErrorMessage: true, allOf: true, minimum: true,
+  maximum: true, enum: true, const: true, anyOf: true,
+};
+
 type Obj = Record<string, unknown>;
 
 export function walk(node: Node, v: unknown, at: At, cx: CheckContext): unknown {
