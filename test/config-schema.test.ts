@@ -1,8 +1,8 @@
 // The published JSON Schema (schema/config.schema.json) keeps its promises: it is
 // exactly what `npm run schema` writes from src/config/schema.ts; a real JSON Schema
-// validator (ajv, strict) takes it; the example in docs/config.md passes it and the
-// loader; every key it knows is documented; and it never refuses what the loader
-// accepts (the loader refuses more, only through its own named checks).
+// validator (ajv, strict) takes it; the config examples in docs/ pass it and the loader;
+// docs/config.md documents every key it knows, with its default; and it never refuses
+// what the loader accepts (the loader refuses more, only through its own named checks).
 import t from 'tap';
 import { Ajv, type ValidateFunction } from 'ajv';
 import fs from 'node:fs';
@@ -61,22 +61,55 @@ t.test('the loader reads every keyword the schema uses (none is published but no
   t.same(unknown, []);
 });
 
-t.test("docs/config.md's example configs pass the published schema and the loader", async (t) => {
-  const blocks = [...docs.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!);
-  t.ok(blocks.length >= 1, 'docs/config.md has an example');
+t.test('the example configs in docs/ pass the published schema and the loader', async (t) => {
+  // A config example is a JSON block with a "workspaces" object (status output has an array there).
+  const examples = ['config.md', ...fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md') && f !== 'config.md')]
+    .flatMap((f) => [...fs.readFileSync(path.join(root, 'docs', f), 'utf8').matchAll(/```json\n([\s\S]*?)```/g)]
+      .map((m) => m[1]!).filter((b) => /"workspaces"\s*:\s*\{/.test(b)).map((b, i) => ({ name: `docs/${f} example ${i + 1}`, text: b })));
+  t.ok(examples.some((e) => e.name.startsWith('docs/config.md')), 'docs/config.md has an example');
   const check = compile();
-  for (const [i, block] of blocks.entries()) {
-    const example: Json = JSON.parse(block);
-    t.ok(check(example), `example ${i + 1} is valid against schema/config.schema.json: ${JSON.stringify(check.errors)}`);
+  for (const [i, { name: where, text }] of examples.entries()) {
+    const example: Json = JSON.parse(text);
+    const valid = check(example);
+    t.ok(valid, `${where} is valid against schema/config.schema.json${valid ? '' : `: ${JSON.stringify(check.errors)}`}`);
     // The key file it names is on an operator's host, not here: the loader checks that it is readable.
     const here = structuredClone(example);
     for (const w of Object.values<Json>(here.workspaces)) w.privateKeyPath = keyFile;
     const file = path.join(dir, `example-${i}.json`);
     fs.writeFileSync(file, JSON.stringify(here, null, 2));
     const c = loadConfig(file);
-    for (const [name, w] of Object.entries<Json>(here.workspaces)) t.match(c.workspaces.get(name), { ...w, name }, `example ${i + 1}: ${name} loads as written`);
-    t.match(c.gateway, example.gateway ?? {});
+    for (const [name, w] of Object.entries<Json>(here.workspaces)) t.match(c.workspaces.get(name), { ...w, name }, `${where}: ${name} loads as written`);
+    t.match(c.gateway, example.gateway ?? {}, `${where}: the gateway loads as written`);
   }
+});
+
+t.test("docs/config.md's tables give the schema's defaults", async (t) => {
+  // Rows like | `opencode.port` | | 4096 | ... |, under a header naming a "default" column;
+  // "`keepalive.intervalMs` / `timeoutMs`" with "1000 / 1800" is two keys. A null default
+  // is described in words (the token is generated, ...), so it is not compared.
+  const sections: Record<string, Json> = { Workspaces: published.properties.workspaces.patternProperties['^(.*)$'], Gateway: published.properties.gateway };
+  let section: Json = null;
+  let column = -1;
+  let compared = 0;
+  for (const line of docs.split('\n')) {
+    const heading = /^## (\w+)/.exec(line);
+    if (heading) section = sections[heading[1]!] ?? null;
+    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    if (cells[0] === 'key') column = cells.indexOf('default');
+    if (section === null || column < 0 || !cells[0]?.startsWith('`')) continue;
+    const keys = cells[0].split(' / ').map((k) => k.replace(/`/g, ''));
+    const prefix = keys[0]!.includes('.') ? keys[0]!.slice(0, keys[0]!.lastIndexOf('.') + 1) : '';
+    const defaults = cells[column]!.split(' / ').map((d) => d.replace(/`/g, ''));
+    for (const [i, key] of keys.entries()) {
+      const node = (i === 0 ? key : prefix + key).split('.').reduce((n: Json, k) => n?.properties?.[k], section);
+      t.ok(node, `${key} is a key of the schema`);
+      if (node?.default === null) continue;
+      const want = node?.default === undefined ? '' : typeof node.default === 'string' ? node.default : JSON.stringify(node.default);
+      t.equal(defaults[keys.length === 1 ? 0 : i] ?? '', want, `the default of ${key}`);
+      compared++;
+    }
+  }
+  t.ok(compared >= 14, `${compared} defaults compared`);
 });
 
 t.test('every key the schema knows is in docs/config.md', async (t) => {
