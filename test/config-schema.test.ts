@@ -11,6 +11,7 @@ import path from 'node:path';
 import { ConfigError, ConfigSchema, loadConfig, validateConfig } from '../src/config/index.js';
 import { configJsonSchemaText } from '../src/config/json-schema.js';
 import { UNDERSTOOD } from '../src/config/walk.js';
+import { seeded } from './helpers/seeded.js';
 
 // Loose JSON on purpose: most of the configs below are wrong.
 type Json = any;
@@ -129,14 +130,7 @@ t.test('every key the schema knows is in docs/config.md', async (t) => {
 // Seeded so a failure reproduces; the seed is in the test name.
 t.test('what the schema refuses, the loader refuses; what only the loader refuses is one of its own checks (seed 0x5c4e)', async (t) => {
   const check = compile();
-  let state = 0x5c4e;
-  const rand = () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const { rand, pick } = seeded(0x5c4e);
   const full = (): Json => ({
     $schema: '../schema/config.schema.json',
     workspaces: {
