@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, defaultConfigPath, loadConfig, validateConfig, type WarrenConfig } from '../src/config/index.js';
+import { seeded } from './helpers/seeded.js';
 
 // Configs are built as loose JSON on purpose: most of them are wrong.
 type Json = any;
@@ -392,14 +393,7 @@ t.test('defaultConfigPath', async (t) => {
 
 // Seeded so a failure reproduces; the seed is in the test name.
 t.test('200 random mutations: each loads or is one ConfigError on one line (seed 0x5eed)', async (t) => {
-  let state = 0x5eed;
-  const rand = () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const { rand, pick } = seeded(0x5eed);
   const values: unknown[] = [null, true, false, 0, -1, 1.5, 1e300, 65536, '', 'x', '22', '\0', 'a\nb', '\u2028', TOKEN, [], [1], ['/x'], {}, { kind: 'tcp' }];
   const typeOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
   const requiredPaths = [['workspaces'], ...['alpha', 'beta-2.x_y'].flatMap((w) => ['host', 'user', 'privateKeyPath', 'hostKeyFingerprint'].map((k) => ['workspaces', w, k])),

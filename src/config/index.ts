@@ -1,7 +1,7 @@
 // The config loader: read a JSON file, check every key, fill in every default.
 export { loadConfig, defaultConfigPath } from './load.js';
 export { validateConfig } from './validate.js';
-export { DEFAULTS, LOG_LEVELS } from './schema.js';
+export { ConfigSchema, LOG_LEVELS } from './schema.js';
 export type {
   WarrenConfig, WorkspaceConfig, GatewayConfig, TransportConfig, OpencodeConfig, KeepaliveConfig, LogLevel,
 } from './schema.js';

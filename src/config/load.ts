@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { WarrenConfig } from './schema.js';
-import { formatKeyPath, fsReason, printable, validateConfig } from './validate.js';
+import { formatKeyPath, fsReason, printable } from './messages.js';
+import { validateConfig } from './validate.js';
 
 export function defaultConfigPath(): string {
   return process.env.WARREN_CONFIG || '/etc/warren/config.json';

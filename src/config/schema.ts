@@ -1,78 +1,215 @@
-// The shape of a config after loading: every key validated, every default filled in.
-// The JSON file is this minus the defaults; validate.ts is the one place that gets
-// from one to the other. Defaults live here so the docs and the code cannot drift.
+// Every config key, described once: its type, whether it is required, its default,
+// its limits and what it means. The TypeScript types below are derived from it, the
+// loader (walk.ts) checks a file against it, and schema/config.schema.json is it as
+// JSON Schema for editors (`npm run schema`). The `loader` keyword on a node is for the
+// loader's messages only (the words for "required key is missing (...)", "must be ...",
+// and the named checks that JSON Schema cannot express, in checks.ts); the published
+// file leaves it out. Patterns carry `patternErrorMessage`, which is both the loader's
+// message and what VS Code shows.
+import { Type, type Static } from '@sinclair/typebox';
+import { ORIGIN_EXAMPLE } from './origin.js';
 
-/** How the link reaches the workspace's sshd. */
-export type TransportConfig =
-  /** TCP to `host:port`. */
-  | { kind: 'tcp' }
-  /**
-   * sshd's stdin/stdout as the connection, so the workspace needs no network port,
-   * e.g. ["docker", "exec", "-i", "ctr", "/usr/sbin/sshd", "-i"]. Run locally, without
-   * a shell: each element is one argument.
-   */
-  | { kind: 'command'; argv: string[] };
+/** The names of the loader's own checks (checks.ts), run after the schema's rules pass. */
+export type CheckName = 'keyFile' | 'listen' | 'origin';
+/** Named additions to a failed pattern's message. */
+export type HintName = 'fingerprint';
+/** Named checks of an object's keys against the keys before them. */
+export type KeyCheckName = 'uniqueIgnoringCase';
 
-/** The opencode server warren starts inside the workspace on demand. */
-export interface OpencodeConfig {
-  /** Port it listens on inside the workspace (loopback there). Default 4096. */
-  port: number;
-  /** The opencode executable in the workspace. Default "opencode". */
-  command: string;
-  /** Stop the server after this long without requests. Default 600000 (10 min). */
-  idleTimeoutMs: number;
-  /** Give up when the server is not answering this long after starting. Default 60000. */
-  startTimeoutMs: number;
+/** What the loader says about a node, beyond what JSON Schema says. */
+export interface Loader {
+  /** A required key is absent: `required key is missing (${missing})`. */
+  missing?: string;
+  /** The wrong type: `must be ${expected} (got a number)`; arrays: `must be an array of ${expected} (...)`. */
+  expected?: string;
+  /** Instead of "must not be empty" (minLength 1). */
+  empty?: string;
+  /** Fewer than minItems / minProperties. */
+  few?: string;
+  /** What maxItems counts: `must list at most 32 ${noun} (got 33)`. */
+  noun?: string;
+  /** Integers: `must be a whole number of ${unit} from ...`. */
+  unit?: string;
+  /** Why `maximum` is the limit; when given, a number above it is told so first. */
+  tooBig?: string;
+  hint?: HintName;
+  check?: CheckName;
+  keyCheck?: KeyCheckName;
 }
 
-/** warren's own keepalive probe on the ssh link, which also measures round-trip time. */
-export interface KeepaliveConfig {
-  /** Time between probes. Default 1000. */
-  intervalMs: number;
-  /** A probe unanswered this long drops the link. Default 1800, so a frozen peer is noticed within 2.8 s. */
-  timeoutMs: number;
-}
+const says = (loader: Loader) => ({ loader });
 
-export interface WorkspaceConfig {
-  /** The key under "workspaces": 1-63 of [A-Za-z0-9._-], starting with a letter or digit; unique ignoring case. */
+// setTimeout turns anything longer into 1 ms, so a longer timeout would fire at once.
+const MAX_TIMER_MS = 2_147_483_647;
+const TIMER_LIMIT = 'about 24.8 days, the longest timer Node can set';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+const USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+const FINGERPRINT_SHAPE = 'must be "SHA256:" and 43 base64 characters, as ssh-keygen -lf prints it, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';
+
+// Patterns are JSON Schema patterns: ECMA-262 with the u flag, matched anywhere in the value.
+// JSON Schema has no regex flags, so a RegExp given here must have none.
+function rule(pattern: RegExp | string, patternErrorMessage: string): { pattern: string; patternErrorMessage: string } {
+  if (typeof pattern !== 'string' && pattern.flags !== '') throw new Error(`config schema: /${pattern.source}/ has flags, which JSON Schema cannot carry`);
+  return { pattern: typeof pattern === 'string' ? pattern : pattern.source, patternErrorMessage };
+}
+const NO_NUL = rule('^[^\\u0000]*$', 'must not contain a NUL byte');
+// No NUL and no line break: a string that can be passed to a process and logged on one line.
+const ONE_LINE = [NO_NUL, rule('^[^\\r\\n]*$', 'must not contain a line break')];
+const absolute = (message: string) => rule('^/', message);
+
+const port = (fallback: number, description: string) =>
+  Type.Integer({ minimum: 1, maximum: 65535, default: fallback, description });
+const millis = (min: number, max: number, fallback: number, description: string) =>
+  Type.Integer({ minimum: min, maximum: max, default: fallback, description, ...says({ unit: 'milliseconds', ...(max === MAX_TIMER_MS ? { tooBig: TIMER_LIMIT } : {}) }) });
+
+export const Transport = Type.Union([
+  Type.Object({ kind: Type.Literal('tcp') }, { additionalProperties: false, description: 'TCP to host:port.' }),
+  Type.Object({
+    kind: Type.Literal('command'),
+    argv: Type.Array(Type.String({ minLength: 1, allOf: [NO_NUL], ...says({ expected: 'a non-empty string' }) }), {
+      minItems: 1,
+      description: 'The program and its arguments, one per element.',
+      ...says({ expected: 'non-empty strings', missing: 'the command that connects to sshd\'s stdin and stdout', few: 'must have at least one element, the program to run' }),
+    }),
+  }, {
+    additionalProperties: false,
+    description: 'sshd\'s stdin and stdout as the connection, so the workspace needs no network port, e.g. ["docker", "exec", "-i", "alpha", "/usr/sbin/sshd", "-i"]. Run on this host without a shell.',
+  }),
+], { default: { kind: 'tcp' }, description: 'How warren reaches the workspace\'s sshd.' });
+
+export const Opencode = Type.Object({
+  port: Type.Optional(port(4096, 'Where opencode serve listens on the workspace\'s 127.0.0.1.')),
+  command: Type.Optional(Type.String({
+    minLength: 1, allOf: ONE_LINE, default: 'opencode',
+    description: 'The opencode executable, as found on the workspace user\'s login PATH.',
+    ...says({ expected: 'a non-empty string' }),
+  })),
+  idleTimeoutMs: Type.Optional(millis(1000, MAX_TIMER_MS, 600_000, 'Stop the server after this long without requests or streams.')),
+  startTimeoutMs: Type.Optional(millis(1000, MAX_TIMER_MS, 60_000, 'Give up when the server is not answering this long after starting.')),
+}, { additionalProperties: false, description: 'The opencode server warren starts inside the workspace on demand.' });
+
+export const Keepalive = Type.Object({
+  intervalMs: Type.Optional(millis(100, 60_000, 1000, 'Time between probes.')),
+  timeoutMs: Type.Optional(millis(100, 120_000, 1800, 'A probe unanswered this long drops the link, so a frozen workspace is noticed within interval + timeout.')),
+}, { additionalProperties: false, description: 'warren\'s keepalive probe on the ssh link, which also measures the round-trip time.' });
+
+export const Workspace = Type.Object({
+  host: Type.Optional(Type.String({
+    minLength: 1, maxLength: 253,
+    allOf: [
+      rule(/^[^\s\u0000-\u001f\u007f-\u009f]*$/, 'must not contain whitespace or control characters'),
+      rule('^(?!-)', 'must not start with "-"'),
+      rule('^(?!\\[)', 'write IPv6 addresses without brackets (the port goes in "port")'),
+    ],
+    description: 'sshd\'s host name or IP address. Required unless transport is a command.',
+    ...says({ missing: 'the sshd host name or address', expected: 'a host name or IP address' }),
+  })),
+  port: Type.Optional(port(22, 'sshd\'s TCP port.')),
+  user: Type.String({
+    ...rule(USER, 'is not a valid user name: 1 to 32 letters, digits, "_", "." or "-", starting with a letter or "_"'),
+    description: 'The workspace user warren logs in as (and runs opencode as).',
+    ...says({ missing: 'the ssh login name', expected: 'a user name' }),
+  }),
+  privateKeyPath: Type.String({
+    minLength: 1, allOf: [...ONE_LINE, rule('^(?!~)', '"~" is not expanded here: write the full path')],
+    description: 'The client\'s private key file, readable by warren. A relative path is relative to the config file\'s directory.',
+    ...says({ missing: 'the private key file to log in with', expected: 'a file path', check: 'keyFile' }),
+  }),
+  hostKeyFingerprint: Type.String({
+    ...rule(FINGERPRINT, FINGERPRINT_SHAPE),
+    description: 'The pinned host key: "SHA256:" and 43 base64 characters, as ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub prints it in the workspace. A mismatch never connects.',
+    ...says({ missing: 'the pinned SHA256 fingerprint of the workspace sshd host key', expected: 'a string like "SHA256:" and 43 base64 characters', hint: 'fingerprint' }),
+  }),
+  importFrom: Type.Optional(Type.Array(Type.String({
+    allOf: [...ONE_LINE, absolute('must be an absolute path (it names a directory inside the workspace)')],
+    ...says({ expected: 'an absolute directory path inside the workspace' }),
+  }), {
+    maxItems: 32, default: [],
+    description: 'Other OpenCode data directories inside the workspace (XDG_DATA_HOME-style parents of opencode/) to search for sessions the server does not know. Not checked on this host.',
+    ...says({ expected: 'absolute directory paths inside the workspace', noun: 'directories' }),
+  })),
+  transport: Type.Optional(Transport),
+  opencode: Type.Optional(Opencode),
+  keepalive: Type.Optional(Keepalive),
+}, {
+  additionalProperties: false,
+  // The host is what a tcp transport connects to; a command reaches sshd without one.
+  if: { type: 'object', properties: { transport: { type: 'object', properties: { kind: { const: 'command' } }, required: ['kind'] } }, required: ['transport'] },
+  else: { required: ['host'] },
+  description: 'One workspace: where its sshd is and how warren logs in.',
+});
+
+export const Gateway = Type.Object({
+  listen: Type.Optional(Type.String({
+    default: '127.0.0.1:7391',
+    description: 'HOST:PORT with a loopback HOST (127.x.x.x, localhost, [::1]), or an absolute unix socket path. Nothing else is accepted.',
+    ...says({ expected: 'a string, "HOST:PORT" or an absolute unix socket path', check: 'listen' }),
+  })),
+  token: Type.Optional(Type.Union([
+    Type.String({
+      // Short tokens load (the spec's own example is "change-me"); the daemon warns
+      // about them at start. An empty one would let any header through.
+      minLength: 1,
+      ...rule(/^[\x21-\x7e]*$/, 'must be printable ASCII without spaces (it is sent in an HTTP Authorization header)'),
+      ...says({ expected: 'a string', empty: 'is empty: leave token out to have one generated, or give a long random one (e.g. openssl rand -base64 32)' }),
+    }),
+    Type.Null(),
+  ], { default: null, description: 'The bearer token clients must send. Absent or null: the daemon generates one into a 0600 file. Never logged.' })),
+  tokenFile: Type.Optional(Type.Union([
+    Type.String({ allOf: [...ONE_LINE, absolute('must be an absolute path')], ...says({ expected: 'an absolute file path' }) }),
+    Type.Null(),
+  ], { default: null, description: 'Absolute path of the file a generated token is written to.' })),
+  stateDir: Type.Optional(Type.Union([
+    Type.String({ allOf: [...ONE_LINE, absolute('must be an absolute path')], ...says({ expected: 'an absolute directory path' }) }),
+    Type.Null(),
+  ], { default: null, description: 'Absolute directory for what the gateway keeps across restarts (idempotency keys). null: /var/lib/warren as root, else $XDG_STATE_HOME/warren.' })),
+  allowedOrigins: Type.Optional(Type.Array(Type.String({ ...says({ expected: `an origin, ${ORIGIN_EXAMPLE}`, check: 'origin' }) }), {
+    maxItems: 64, default: [],
+    description: 'Browser origins (scheme://host[:port], as browsers send them, e.g. "https://ui.example.com") whose requests the gateway does not refuse. Only that: it sends no CORS headers.',
+    ...says({ expected: `origins, ${ORIGIN_EXAMPLE}`, noun: 'origins' }),
+  })),
+}, { additionalProperties: false, description: 'The HTTP gateway of warren daemon, for the host agent.' });
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const ConfigSchema = Type.Object({
+  workspaces: Type.Record(Type.String(), Workspace, {
+    minProperties: 1,
+    additionalProperties: false,
+    propertyNames: rule(NAME, 'is not a valid workspace name: use 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit (names appear in URLs, logs and remote commands)'),
+    description: 'The workspaces to connect to, by name. Names differing only by case are duplicates.',
+    ...says({ missing: 'the workspaces to connect to, by name', few: 'must name at least one workspace', keyCheck: 'uniqueIgnoringCase' }),
+  }),
+  gateway: Type.Optional(Gateway),
+  logLevel: Type.Optional(Type.Unsafe<LogLevel>({ type: 'string', enum: [...LOG_LEVELS], default: 'info', description: 'The daemon\'s log level (pino).' })),
+  $schema: Type.Optional(Type.String({
+    description: 'Where editors find this file\'s JSON Schema: schema/config.schema.json of the installed warren package.',
+    ...says({ expected: 'a string (a JSON schema URL)' }),
+  })),
+}, { additionalProperties: false });
+
+/** A config file as written: what the schema allows, defaults not yet filled in. */
+export type ConfigFile = Static<typeof ConfigSchema>;
+export type TransportConfig = Static<typeof Transport>;
+export interface OpencodeConfig extends Required<Static<typeof Opencode>> {}
+export interface KeepaliveConfig extends Required<Static<typeof Keepalive>> {}
+export interface GatewayConfig extends Required<Static<typeof Gateway>> {}
+
+export interface WorkspaceConfig extends Required<Omit<Static<typeof Workspace>, 'opencode' | 'keepalive'>> {
+  /** The key under "workspaces". */
   name: string;
-  /** sshd's host name or IP address. Required for tcp; "" when a command transport was given no host. */
+  /** "" when a command transport was given no host. */
   host: string;
-  /** sshd's TCP port. Default 22. */
-  port: number;
-  /** The ssh login name. */
-  user: string;
-  /** Absolute path of the client's private key; a relative path in the file is resolved against the config file's directory. */
+  /** Absolute: a relative path in the file is resolved against the config file's directory. */
   privateKeyPath: string;
-  /** The pinned host key: "SHA256:" and 43 base64 characters, as `ssh-keygen -lf` prints it. */
-  hostKeyFingerprint: string;
-  /** Extra OpenCode data directories (XDG_DATA_HOME-style) inside the workspace to search for sessions. Absolute there; not checked locally. Default []. */
-  importFrom: string[];
-  /** Default { kind: "tcp" }. */
-  transport: TransportConfig;
   opencode: OpencodeConfig;
   keepalive: KeepaliveConfig;
 }
 
-export interface GatewayConfig {
-  /** "HOST:PORT" with a loopback HOST (127.x.x.x, localhost, [::1]), or an absolute unix socket path. Default "127.0.0.1:7391". */
-  listen: string;
-  /** The bearer token clients must send (non-empty; the daemon warns when it is short). null: the daemon generates one. Never log it. */
-  token: string | null;
-  /** Absolute path of the file holding the token. Default null. */
-  tokenFile: string | null;
-  /** Absolute directory for what the gateway keeps across restarts (idempotency keys). Default null: /var/lib/warren as root, else $XDG_STATE_HOME/warren. */
-  stateDir: string | null;
-  /**
-   * Browser origins ("https://ui.example.com", as browsers send them: lower case, no
-   * default port) whose requests the gateway does not refuse. Only that: it sends no CORS
-   * headers. Default []: every request a browser marks as coming from another site is a 403.
-   */
-  allowedOrigins: string[];
-}
-
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-
+/** A config after loading: every key checked, every default filled in. */
 export interface WarrenConfig {
   /**
    * In the file's order (except that names which are array indices, like "7", come
@@ -80,19 +217,7 @@ export interface WarrenConfig {
    */
   workspaces: Map<string, WorkspaceConfig>;
   gateway: GatewayConfig;
-  /** pino level. Default "info". */
   logLevel: LogLevel;
   /** Absolute path of the file the config came from; null when it came from elsewhere. */
   path: string | null;
 }
-
-export const LOG_LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-
-export const DEFAULTS = {
-  port: 22,
-  importFrom: [] as readonly string[],
-  opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000 } as Readonly<OpencodeConfig>,
-  keepalive: { intervalMs: 1000, timeoutMs: 1800 } as Readonly<KeepaliveConfig>,
-  gateway: { listen: '127.0.0.1:7391', token: null, tokenFile: null, stateDir: null, allowedOrigins: [] } as Readonly<GatewayConfig>,
-  logLevel: 'info' as LogLevel,
-} as const;
