@@ -11,7 +11,9 @@ export const REDACT_PATHS = [
   'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
 ];
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+/** pino's levels, and silent; the config's logLevel takes the same (config/schema.ts). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+const LEVELS: readonly string[] = LOG_LEVELS;
 
 export function createLogger(o: { level?: string; pretty?: boolean; destination?: number } = {}): Logger {
   const level = o.level ?? process.env.WARREN_LOG_LEVEL ?? 'info';

@@ -8,6 +8,7 @@
 // message and what VS Code shows.
 import { Type, type Static } from '@sinclair/typebox';
 import { ORIGIN_EXAMPLE } from './origin.js';
+import { LOG_LEVELS } from '../log.js';
 
 /** The names of the loader's own checks (checks.ts), run after the schema's rules pass. */
 export type CheckName = 'keyFile' | 'listen' | 'origin';
@@ -43,7 +44,9 @@ const says = (loader: Loader) => ({ loader });
 const MAX_TIMER_MS = 2_147_483_647;
 const TIMER_LIMIT = 'about 24.8 days, the longest timer Node can set';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** A workspace's name, as the config, the gateway's routes and the OpenAPI document take it. */
+export const WORKSPACE_NAME = '[A-Za-z0-9][A-Za-z0-9._-]{0,62}';
+const NAME = new RegExp(`^${WORKSPACE_NAME}$`);
 const USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const FINGERPRINT_SHAPE = 'must be "SHA256:" and 43 base64 characters, as ssh-keygen -lf prints it, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';
@@ -172,7 +175,6 @@ export const Gateway = Type.Object({
   })),
 }, { additionalProperties: false, description: 'The HTTP gateway of warren daemon, for the host agent.' });
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export const ConfigSchema = Type.Object({

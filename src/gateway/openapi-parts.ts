@@ -1,6 +1,7 @@
 // The pieces of the OpenAPI document that are data, not routes: the error codes per
 // status, the small builders, and the component schemas. openapi.ts assembles them.
 
+import { WORKSPACE_NAME } from '../config/index.js';
 import type { ErrorCode } from '../errors.js';
 import { STATUS_OF } from './respond.js';
 
@@ -56,7 +57,7 @@ export const event = (name: string, dataSchema: Obj, description: string, o: { p
 export const schemas: Obj = {
   ErrorCode: { type: 'string', pattern: '^WARREN_ERR_[A-Z0-9_]+$', description: 'A stable error code; `WARREN_ERR_INTERNAL` for an unexpected failure.' },
   Error: errorBody(null),
-  WorkspaceName: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' },
+  WorkspaceName: { type: 'string', pattern: `^${WORKSPACE_NAME}$` },
   SessionID: { type: 'string', pattern: '^ses_[0-9A-Za-z]{26}$', description: 'An OpenCode session id. Anything else is a 400 `WARREN_ERR_SESSION_ID` before anything runs in the workspace.' },
   TunnelStatus: {
     type: 'object', required: ['state', 'lastError'],

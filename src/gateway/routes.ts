@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Broker } from '../broker/broker.js';
 import { renderMetrics } from '../broker/metrics.js';
+import { WORKSPACE_NAME } from '../config/index.js';
 import { checkSessionId } from '../opencode/locate.js';
 import { getEvents, postAbort, postMessage, postPermission, postQuestion } from './messages.js';
 import { openapiDocument } from './openapi.js';
@@ -12,7 +13,7 @@ import type { PromptOrder } from './prompt-order.js';
 import { proxy } from './proxy.js';
 import { badRequest, readJson, sendJson } from './respond.js';
 
-const WS = '[A-Za-z0-9][A-Za-z0-9._-]{0,62}';
+const WS = WORKSPACE_NAME;
 /** Exported for test/openapi.test.ts, which holds them against the OpenAPI document. */
 export const ROUTES = {
   healthz: /^\/healthz$/,

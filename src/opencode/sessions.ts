@@ -1,10 +1,8 @@
 // Every session a workspace has: those the server knows (all projects and
 // directories), and those only in the other data directories (importFrom), which
 // a message to them would import.
-import type { Link } from '../ssh/link.js';
-import type { Logger } from '../log.js';
 import { callServer } from './api.js';
-import type { OpencodeServer } from './server.js';
+import type { LocateContext } from './locate.js';
 
 export interface SessionRow {
   id: string;
@@ -26,9 +24,8 @@ case $1 in "~/"*) d="$HOME/\${1#"~/"}";; *) d=$1;; esac
 XDG_DATA_HOME=$d "$2" db "select id, title, directory, time_updated from session where parent_id is null" --format json
 `;
 
-export interface ListContext { workspace: string; link: Link; server: OpencodeServer; importFrom: readonly string[]; opencodeCommand: string; logger: Logger }
-
-export async function listSessions(ctx: ListContext): Promise<SessionRow[]> {
+/** The same as locating a session needs: the server, the link, where else sessions live. */
+export async function listSessions(ctx: LocateContext): Promise<SessionRow[]> {
   await ctx.server.ensureRunning();
   const r = await callServer<GlobalSession[]>(ctx.server, ctx.workspace, '/experimental/session?roots=true&limit=10000');
   const rows: SessionRow[] = r.body.filter((s) => !s.parentID).map((s) => ({
