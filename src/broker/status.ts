@@ -4,27 +4,15 @@
 import type { LinkSnapshot } from '../ssh/link.js';
 import type { ServerSnapshot } from '../opencode/server.js';
 
-export interface TunnelStatus {
+/** The link's snapshot as operators read it: the spec's three states, the last error flattened. */
+export type TunnelStatus = Omit<LinkSnapshot, 'name' | 'target' | 'state' | 'lastError'> & {
   /** The spec's three states; a link being (re)connected or waiting to is "connecting"/"down". */
   state: 'up' | 'connecting' | 'down';
-  /** ISO time the current state began. */
-  since: string;
-  uptimeMs: number | null;
-  keepaliveRttMs: number | null;
-  openChannels: number;
-  channelsOpened: number;
-  bytesIn: number;
-  bytesOut: number;
-  reconnects: number;
-  failedAttempts: number;
   /** The last error's one-line message, or null. */
   lastError: string | null;
   lastErrorCode: string | null;
   lastErrorAt: string | null;
-  nextAttemptAt: string | null;
-  nativeCrypto: boolean;
-  cipher: string | null;
-}
+};
 
 export interface OpencodeStatus {
   state: 'stopped' | 'starting' | 'running' | 'failed';
