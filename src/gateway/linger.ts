@@ -19,11 +19,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-// IDLE_MS and TOTAL_MS are what a client starved of CPU needs to read the answer
-// before its socket is reset: 500 ms / 2 s lost one 413 in 160 on a machine loaded
-// far past its cores (nginx waits 5 s / 30 s). TOTAL_MS stays under the gateway's
-// 5 s shutdown grace.
-const LINGER = { TOTAL_MS: 4000, IDLE_MS: 1500, TICK_MS: 100 };
+const LINGER = { TOTAL_MS: 2000, IDLE_MS: 500, TICK_MS: 100 };
 
 /**
  * Marks the response as the connection's last and, once it is written, closes the
