@@ -14,7 +14,6 @@
 // caller asks to wait for up), so nothing ever queues on a dead link.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { Client, type ClientChannel } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
@@ -28,20 +27,13 @@ import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js
 import { ChannelSocket, type ByteCounters } from './channel-socket.js';
 import { runExec, type ExecOptions, type ExecResult } from './exec.js';
 import { fingerprintOf, fingerprintsEqual, isFingerprint } from './fingerprint.js';
+import { DEFAULT_KEEPALIVE, startKeepalive, type KeepaliveOptions } from './keepalive.js';
 import { Semaphore, defaultHandshakeLimiter } from './semaphore.js';
 import { describeTransport, openTransport, type Transport } from './transport.js';
 
+export { DEFAULT_KEEPALIVE, type KeepaliveOptions } from './keepalive.js';
+
 export type LinkState = 'stopped' | 'connecting' | 'up' | 'down';
-
-export interface KeepaliveOptions {
-  /** How often a probe is sent while none is outstanding. */
-  intervalMs: number;
-  /** A probe unanswered this long means the peer is gone. */
-  timeoutMs: number;
-}
-
-/** With these, a frozen peer is noticed within interval + timeout = 2.8 s. */
-export const DEFAULT_KEEPALIVE: KeepaliveOptions = { intervalMs: 1000, timeoutMs: 1800 };
 
 export interface LinkOptions {
   /** The workspace's name, used in every message and log line. */
@@ -142,8 +134,7 @@ export class Link extends EventEmitter {
   private attemptAbort: AbortController | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private gateTimer: NodeJS.Timeout | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private probeDeadline: NodeJS.Timeout | undefined;
+  private stopKeepalive: (() => void) | undefined;
   private failures = 0;
   private nextAttemptAtMs: number | null = null;
   private readonly inflight = new Set<Failable>();
@@ -418,7 +409,10 @@ export class Link extends EventEmitter {
     client.on('error', (err) => this.lose(client, err));
     client.on('close', () => this.lose(client, new Error('connection closed')));
     this.gateTimer = setTimeout(() => { this.failures = 0; }, this.backoff.gateMs);
-    this.startKeepalive(client);
+    this.stopKeepalive = startKeepalive(client, this.keepalive, {
+      onRtt: (ms) => { this.rttMs = ms; },
+      onLost: (err) => this.lose(client, err),
+    });
     this.setState('up');
     for (const w of [...this.upWaiters]) w.resolve();
   }
@@ -430,36 +424,10 @@ export class Link extends EventEmitter {
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
-  // ---- liveness ----
-
-  // ssh2's keepalive cannot report a round-trip time and notices a frozen peer only
-  // after interval x (count + 1). This probe is a `cancel-tcpip-forward` for a
-  // forward that does not exist: no side effect, and sshd always answers it.
-  private startKeepalive(client: Client): void {
-    const probe = () => {
-      if (this.client !== client) return;
-      const sentAt = performance.now();
-      this.probeDeadline = setTimeout(() => {
-        this.lose(client, new Error(`no keepalive reply within ${this.keepalive.timeoutMs} ms`));
-      }, this.keepalive.timeoutMs);
-      try {
-        client.unforwardIn('127.0.0.1', 1, () => {
-          if (this.client !== client) return;
-          clearTimeout(this.probeDeadline);
-          this.rttMs = performance.now() - sentAt;
-          this.keepaliveTimer = setTimeout(probe, this.keepalive.intervalMs);
-        });
-      } catch (err) {
-        this.lose(client, err as Error);
-      }
-    };
-    this.keepaliveTimer = setTimeout(probe, this.keepalive.intervalMs);
-  }
-
   private stopConnectionTimers(): void {
     clearTimeout(this.gateTimer);
-    clearTimeout(this.keepaliveTimer);
-    clearTimeout(this.probeDeadline);
+    this.stopKeepalive?.();
+    this.stopKeepalive = undefined;
   }
 
   private lose(client: Client, err: Error): void {
