@@ -13,23 +13,22 @@
 // reconnects. While the link is not up, new work fails immediately (unless the
 // caller asks to wait for up), so nothing ever queues on a dead link.
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
-import { Client, type ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import type { Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
 import {
-  AuthError, ChannelFailedError, ChannelProhibitedError, ChannelRefusedError, ChannelTimeoutError, ConnectError,
-  ExecFailedError, ExecTimeoutError, HostKeyFormatError, HostKeyMismatchError, KeyReadError, LinkClosedError, LinkDownError, LinkLostError,
-  WaitUpTimeoutError, WarrenError, isWarrenError,
+  ChannelFailedError, ChannelProhibitedError, ChannelRefusedError, ChannelTimeoutError, ExecFailedError, ExecTimeoutError,
+  HostKeyFormatError, LinkClosedError, LinkDownError, LinkLostError, WaitUpTimeoutError, WarrenError,
 } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
 import { ChannelSocket, type ByteCounters } from './channel-socket.js';
+import { DEFAULT_READY_TIMEOUT_MS, connectClient, endClient, readPrivateKey, type ConnectOptions } from './connect.js';
 import { runExec, type ExecOptions, type ExecResult } from './exec.js';
-import { fingerprintOf, fingerprintsEqual, isFingerprint } from './fingerprint.js';
+import { isFingerprint } from './fingerprint.js';
 import { DEFAULT_KEEPALIVE, startKeepalive, type KeepaliveOptions } from './keepalive.js';
 import { Semaphore, defaultHandshakeLimiter } from './semaphore.js';
-import { describeTransport, openTransport, type Transport } from './transport.js';
+import { describeTransport, type Transport } from './transport.js';
 
 export { DEFAULT_KEEPALIVE, type KeepaliveOptions } from './keepalive.js';
 
@@ -112,17 +111,13 @@ export function nativeCryptoAvailable(): boolean {
 /** Anything in flight that a lost connection must fail at once. */
 type Failable = (err: Error) => void;
 
-/** Each client's transport: ssh2's destroy() skips a socket that end() already made unwritable. */
-const transports = new WeakMap<Client, Duplex>();
-
 export class Link extends EventEmitter {
   readonly name: string;
   readonly target: string;
   private readonly o: LinkOptions;
-  private readonly key: Buffer;
+  private readonly dial: ConnectOptions;
   private readonly keepalive: KeepaliveOptions;
   private readonly backoff: BackoffOptions;
-  private readonly limiter: Semaphore;
   private readonly execs: Semaphore;
   private readonly log: Logger;
 
@@ -156,12 +151,16 @@ export class Link extends EventEmitter {
     if (!isFingerprint(o.hostKeyFingerprint)) {
       throw new HostKeyFormatError(o.name);
     }
-    this.key = o.privateKey ?? readKey(o);
+    const privateKey = o.privateKey ?? readPrivateKey(o.name, o.privateKeyPath);
     this.keepalive = { ...DEFAULT_KEEPALIVE, ...o.keepalive };
     this.backoff = { ...DEFAULT_BACKOFF, ...o.backoff };
-    this.limiter = o.handshakeLimiter ?? defaultHandshakeLimiter;
     this.execs = new Semaphore(o.maxConcurrentExecs ?? 8);
     this.log = (o.logger ?? silentLogger).child({ ws: o.name });
+    this.dial = {
+      name: o.name, target: this.target, user: o.user, transport: o.transport, privateKey,
+      hostKeyFingerprint: o.hostKeyFingerprint, readyTimeoutMs: o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+      limiter: o.handshakeLimiter ?? defaultHandshakeLimiter, logger: this.log,
+    };
   }
 
   get state(): LinkState { return this.stateValue; }
@@ -314,7 +313,7 @@ export class Link extends EventEmitter {
     this.setState('connecting');
     const abort = new AbortController();
     this.attemptAbort = abort;
-    this.attempt(abort.signal).then((client) => {
+    connectClient(this.dial, abort.signal, { onCipher: (cipher) => { this.cipher = cipher; } }).then((client) => {
       if (this.closed || abort.signal.aborted) {
         void endClient(client);
         return;
@@ -323,81 +322,9 @@ export class Link extends EventEmitter {
     }, (err: unknown) => {
       if (this.closed) return;
       this.failedAttempts++;
-      this.recordError(toWarrenError(err, this.name, this.target));
+      this.recordError(err as WarrenError);
       this.setState('down', this.lastError ?? undefined);
       this.scheduleRetry();
-    });
-  }
-
-  private async attempt(signal: AbortSignal): Promise<Client> {
-    const release = await this.limiter.acquire(signal);
-    try {
-      const readyTimeoutMs = this.o.readyTimeoutMs ?? 10_000;
-      const deadline = Date.now() + readyTimeoutMs;
-      let sock: Duplex;
-      try {
-        sock = await openTransport(this.o.transport, { timeoutMs: readyTimeoutMs, signal, logger: this.log });
-      } catch (err) {
-        if (isWarrenError(err)) throw err;
-        throw new ConnectError(this.name, this.target, describeConnectFailure(err as NodeJS.ErrnoException), err);
-      }
-      return await this.handshake(sock, Math.max(1, deadline - Date.now()), signal);
-    } finally {
-      release();
-    }
-  }
-
-  private handshake(sock: Duplex, timeoutMs: number, signal: AbortSignal): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const client = new Client();
-      transports.set(client, sock);
-      let mismatch: HostKeyMismatchError | undefined;
-      let settled = false;
-      const fail = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        client.on('error', () => {});
-        client.destroy();
-        sock.destroy();
-        if (mismatch) return reject(mismatch);
-        reject(toWarrenError(err, this.name, this.target));
-      };
-      const onAbort = () => fail(signal.reason as Error);
-      const onClose = () => fail(new Error('connection closed during the SSH handshake'));
-      const cleanup = () => {
-        signal.removeEventListener('abort', onAbort);
-        client.off('error', fail);
-        client.off('close', onClose);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      client.on('error', fail);
-      client.on('close', onClose);
-      client.on('handshake', (neg) => { this.cipher = neg.cs.cipher; });
-      client.once('ready', () => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        resolve(client);
-      });
-      try {
-        client.connect({
-          sock,
-          username: this.o.user,
-          privateKey: this.key,
-          readyTimeout: timeoutMs,
-          // warren's own keepalive (below) measures RTT and has a hard deadline.
-          keepaliveInterval: 0,
-          hostVerifier: (key: Buffer) => {
-            const actual = fingerprintOf(key);
-            if (fingerprintsEqual(actual, this.o.hostKeyFingerprint)) return true;
-            mismatch = new HostKeyMismatchError(this.name, this.target, this.o.hostKeyFingerprint, actual);
-            return false;
-          },
-        });
-      } catch (err) {
-        fail(err as Error);
-      }
     });
   }
 
@@ -501,63 +428,8 @@ export class Link extends EventEmitter {
   }
 }
 
-function readKey(o: LinkOptions): Buffer {
-  if (!o.privateKeyPath) throw new KeyReadError(o.name, '(none)', 'give privateKeyPath');
-  try {
-    return fs.readFileSync(o.privateKeyPath);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new KeyReadError(o.name, o.privateKeyPath, e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message);
-  }
-}
-
 function discardChannel(ch: ClientChannel): void {
   ch.on('error', () => {});
   ch.resume();
   try { ch.close(); } catch { /* connection gone */ }
-}
-
-/** Ends a client politely, and destroys it and its transport if the peer does not answer within a second. */
-function endClient(client: Client): Promise<void> {
-  return new Promise((resolve) => {
-    const sock = transports.get(client);
-    const destroy = () => {
-      client.destroy();
-      sock?.destroy();
-    };
-    client.on('error', () => {});
-    const timer = setTimeout(() => {
-      destroy();
-      resolve();
-    }, 1000);
-    client.once('close', () => {
-      clearTimeout(timer);
-      sock?.destroy();
-      resolve();
-    });
-    try {
-      client.end();
-    } catch {
-      destroy();
-    }
-  });
-}
-
-function describeConnectFailure(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'ECONNREFUSED': return 'connection refused (is sshd running?)';
-    case 'EHOSTUNREACH': case 'ENETUNREACH': return 'host unreachable';
-    case 'ENOTFOUND': return 'host name not found';
-    case 'ETIMEDOUT': return 'connection timed out';
-    default: return err.message;
-  }
-}
-
-function toWarrenError(err: unknown, name: string, target: string): WarrenError {
-  if (isWarrenError(err)) return err;
-  const e = err as Error & { level?: string; code?: string };
-  if (e.level === 'client-authentication') return new AuthError(name, target.split('@')[0] ?? '', target);
-  if (e.level === 'client-timeout') return new ConnectError(name, target, 'the SSH handshake timed out', err);
-  if (typeof e.code === 'string' && e.code.startsWith('E')) return new ConnectError(name, target, describeConnectFailure(e as NodeJS.ErrnoException), err);
-  return new ConnectError(name, target, e.message ?? String(err), err);
 }
