@@ -15,22 +15,23 @@
 import { EventEmitter } from 'node:events';
 import type { Client, ClientChannel } from 'ssh2';
 import type { Duplex } from 'node:stream';
-import { createRequire } from 'node:module';
 import {
   ChannelFailedError, ChannelProhibitedError, ChannelRefusedError, ChannelTimeoutError, ExecFailedError, ExecTimeoutError,
   HostKeyFormatError, LinkClosedError, LinkDownError, LinkLostError, WaitUpTimeoutError, WarrenError,
 } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
-import { ChannelSocket, type ByteCounters } from './channel-socket.js';
+import { ChannelSocket } from './channel-socket.js';
 import { DEFAULT_READY_TIMEOUT_MS, connectClient, endClient, readPrivateKey, type ConnectOptions } from './connect.js';
 import { runExec, type ExecOptions, type ExecResult } from './exec.js';
 import { isFingerprint } from './fingerprint.js';
 import { DEFAULT_KEEPALIVE, startKeepalive, type KeepaliveOptions } from './keepalive.js';
+import { LinkStats, type LinkSnapshot } from './link-stats.js';
 import { Semaphore, defaultHandshakeLimiter } from './semaphore.js';
 import { describeTransport, type Transport } from './transport.js';
 
 export { DEFAULT_KEEPALIVE, type KeepaliveOptions } from './keepalive.js';
+export { nativeCryptoAvailable, type LinkSnapshot } from './link-stats.js';
 
 export type LinkState = 'stopped' | 'connecting' | 'up' | 'down';
 
@@ -66,47 +67,7 @@ export interface ChannelOptions extends WaitOptions {
   timeoutMs?: number;
 }
 
-export interface LinkSnapshot {
-  name: string;
-  target: string;
-  state: LinkState;
-  /** When the current state began (ISO time). */
-  since: string;
-  /** Milliseconds the current connection has been up, or null. */
-  uptimeMs: number | null;
-  keepaliveRttMs: number | null;
-  openChannels: number;
-  /** Channels opened since the link was created (forwards and execs). */
-  channelsOpened: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** Successful connections after the first one. */
-  reconnects: number;
-  /** Connection attempts that failed. */
-  failedAttempts: number;
-  lastError: { code: string; message: string; at: string } | null;
-  /** When the next attempt starts, while down. */
-  nextAttemptAt: string | null;
-  /** Whether ssh2's native crypto binding loaded (about twice the AES-GCM throughput). */
-  nativeCrypto: boolean;
-  /** Negotiated client-to-server cipher of the current connection. */
-  cipher: string | null;
-}
-
 export interface StateChange { from: LinkState; to: LinkState; at: number; error?: WarrenError }
-
-const require = createRequire(import.meta.url);
-let nativeCryptoLoaded: boolean | undefined;
-export function nativeCryptoAvailable(): boolean {
-  if (nativeCryptoLoaded === undefined) {
-    try {
-      nativeCryptoLoaded = Boolean((require('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable);
-    } catch {
-      nativeCryptoLoaded = false;
-    }
-  }
-  return nativeCryptoLoaded;
-}
 
 /** Anything in flight that a lost connection must fail at once. */
 type Failable = (err: Error) => void;
@@ -125,7 +86,6 @@ export class Link extends EventEmitter {
   private sinceMs = Date.now();
   private closed = false;
   private client: Client | undefined;
-  private upAtMs = 0;
   private attemptAbort: AbortController | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private gateTimer: NodeJS.Timeout | undefined;
@@ -134,14 +94,7 @@ export class Link extends EventEmitter {
   private nextAttemptAtMs: number | null = null;
   private readonly inflight = new Set<Failable>();
   private readonly upWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
-  private readonly counters: ByteCounters = { bytesIn: 0, bytesOut: 0 };
-  private openChannelCount = 0;
-  private channelsOpenedCount = 0;
-  private connects = 0;
-  private failedAttempts = 0;
-  private rttMs: number | null = null;
-  private cipher: string | null = null;
-  private lastErrorValue: { error: WarrenError; at: number } | null = null;
+  private readonly stats = new LinkStats();
 
   constructor(o: LinkOptions) {
     super();
@@ -164,12 +117,12 @@ export class Link extends EventEmitter {
   }
 
   get state(): LinkState { return this.stateValue; }
-  get lastError(): WarrenError | null { return this.lastErrorValue?.error ?? null; }
+  get lastError(): WarrenError | null { return this.stats.lastError; }
   /**
    * Which connection this is (1 for the first): work that began on one connection and
    * failed on another met a drop, even if the link is up again by the time it looks.
    */
-  get connection(): number { return this.connects; }
+  get connection(): number { return this.stats.connection; }
 
   /** Begins connecting; from then on the link keeps itself up until close(). */
   start(): this {
@@ -229,12 +182,11 @@ export class Link extends EventEmitter {
   /** Like openChannel, as a socket for undici or ssh2; counted and failed with the link. */
   async openSocket(host: string, port: number, o: ChannelOptions = {}): Promise<Duplex> {
     const ch = await this.openChannel(host, port, o);
-    this.openChannelCount++;
-    this.channelsOpenedCount++;
+    const closed = this.stats.channelOpened();
     const sock: ChannelSocket = new ChannelSocket(ch, {
-      remoteAddress: host, remotePort: port, counters: this.counters,
+      remoteAddress: host, remotePort: port, counters: this.stats.bytes,
       onClose: () => {
-        this.openChannelCount--;
+        closed();
         this.inflight.delete(fail);
       },
     });
@@ -251,13 +203,12 @@ export class Link extends EventEmitter {
     try {
       const client = await this.readyClient(o);
       return await runExec(client, argv, { ...o, timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)) }, {
-        counters: this.counters,
+        counters: this.stats.bytes,
         onChannel: (_ch, fail) => {
-          this.openChannelCount++;
-          this.channelsOpenedCount++;
+          const closed = this.stats.channelOpened();
           this.inflight.add(fail);
           return () => {
-            this.openChannelCount--;
+            closed();
             this.inflight.delete(fail);
           };
         },
@@ -270,25 +221,9 @@ export class Link extends EventEmitter {
   }
 
   snapshot(): LinkSnapshot {
-    const le = this.lastErrorValue;
-    return {
-      name: this.name,
-      target: this.target,
-      state: this.stateValue,
-      since: new Date(this.sinceMs).toISOString(),
-      uptimeMs: this.stateValue === 'up' ? Date.now() - this.upAtMs : null,
-      keepaliveRttMs: this.rttMs === null || this.stateValue !== 'up' ? null : Math.round(this.rttMs * 1000) / 1000,
-      openChannels: this.openChannelCount,
-      channelsOpened: this.channelsOpenedCount,
-      bytesIn: this.counters.bytesIn,
-      bytesOut: this.counters.bytesOut,
-      reconnects: Math.max(0, this.connects - 1),
-      failedAttempts: this.failedAttempts,
-      lastError: le ? { code: le.error.code, message: le.error.message, at: new Date(le.at).toISOString() } : null,
-      nextAttemptAt: this.stateValue === 'down' && this.nextAttemptAtMs !== null ? new Date(this.nextAttemptAtMs).toISOString() : null,
-      nativeCrypto: nativeCryptoAvailable(),
-      cipher: this.stateValue === 'up' ? this.cipher : null,
-    };
+    return this.stats.snapshot({
+      name: this.name, target: this.target, state: this.stateValue, sinceMs: this.sinceMs, nextAttemptAtMs: this.nextAttemptAtMs,
+    });
   }
 
   /** Stops for good: fails everything in flight, closes the connection, clears every timer. */
@@ -313,7 +248,7 @@ export class Link extends EventEmitter {
     this.setState('connecting');
     const abort = new AbortController();
     this.attemptAbort = abort;
-    connectClient(this.dial, abort.signal, { onCipher: (cipher) => { this.cipher = cipher; } }).then((client) => {
+    connectClient(this.dial, abort.signal, { onCipher: (cipher) => { this.stats.cipher = cipher; } }).then((client) => {
       if (this.closed || abort.signal.aborted) {
         void endClient(client);
         return;
@@ -321,8 +256,7 @@ export class Link extends EventEmitter {
       this.onUp(client);
     }, (err: unknown) => {
       if (this.closed) return;
-      this.failedAttempts++;
-      this.recordError(err as WarrenError);
+      this.stats.attemptFailed(err as WarrenError);
       this.setState('down', this.lastError ?? undefined);
       this.scheduleRetry();
     });
@@ -330,14 +264,12 @@ export class Link extends EventEmitter {
 
   private onUp(client: Client): void {
     this.client = client;
-    this.connects++;
-    this.upAtMs = Date.now();
-    this.rttMs = null;
+    this.stats.connected();
     client.on('error', (err) => this.lose(client, err));
     client.on('close', () => this.lose(client, new Error('connection closed')));
     this.gateTimer = setTimeout(() => { this.failures = 0; }, this.backoff.gateMs);
     this.stopKeepalive = startKeepalive(client, this.keepalive, {
-      onRtt: (ms) => { this.rttMs = ms; },
+      onRtt: (ms) => this.stats.keepaliveAnswered(ms),
       onLost: (err) => this.lose(client, err),
     });
     this.setState('up');
@@ -360,12 +292,11 @@ export class Link extends EventEmitter {
   private lose(client: Client, err: Error): void {
     if (this.client !== client || this.closed) return;
     this.client = undefined;
-    const upFor = Date.now() - this.upAtMs;
-    if (upFor >= this.backoff.gateMs) this.failures = 0;
+    if (this.stats.upForMs() >= this.backoff.gateMs) this.failures = 0;
     this.stopConnectionTimers();
     const why = err.message;
     const lost = new LinkLostError(this.name, why);
-    this.recordError(lost);
+    this.stats.recordError(lost);
     this.failInflight(lost);
     void endClient(client);
     this.setState('down', lost);
@@ -409,10 +340,6 @@ export class Link extends EventEmitter {
     const all = [...this.inflight];
     this.inflight.clear();
     for (const fail of all) fail(err);
-  }
-
-  private recordError(error: WarrenError): void {
-    this.lastErrorValue = { error, at: Date.now() };
   }
 
   private setState(to: LinkState, error?: WarrenError): void {
