@@ -23,7 +23,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
 import { ChannelSocket } from './channel-socket.js';
 import { DEFAULT_READY_TIMEOUT_MS, connectClient, endClient, readPrivateKey, type ConnectOptions } from './connect.js';
-import { runExec, type ExecOptions, type ExecResult } from './exec.js';
+import { DEFAULT_EXEC_TIMEOUT_MS, runExec, type ExecOptions, type ExecResult } from './exec.js';
 import { isFingerprint } from './fingerprint.js';
 import { DEFAULT_KEEPALIVE, startKeepalive, type KeepaliveOptions } from './keepalive.js';
 import { LinkStats, type LinkSnapshot } from './link-stats.js';
@@ -75,8 +75,8 @@ type Failable = (err: Error) => void;
 export class Link extends EventEmitter {
   readonly name: string;
   readonly target: string;
-  private readonly o: LinkOptions;
   private readonly dial: ConnectOptions;
+  private readonly channelOpenTimeoutMs: number;
   private readonly keepalive: KeepaliveOptions;
   private readonly backoff: BackoffOptions;
   private readonly execs: Semaphore;
@@ -98,7 +98,6 @@ export class Link extends EventEmitter {
 
   constructor(o: LinkOptions) {
     super();
-    this.o = o;
     this.name = o.name;
     this.target = `${o.user}@${describeTransport(o.transport)}`;
     if (!isFingerprint(o.hostKeyFingerprint)) {
@@ -107,6 +106,7 @@ export class Link extends EventEmitter {
     const privateKey = o.privateKey ?? readPrivateKey(o.name, o.privateKeyPath);
     this.keepalive = { ...DEFAULT_KEEPALIVE, ...o.keepalive };
     this.backoff = { ...DEFAULT_BACKOFF, ...o.backoff };
+    this.channelOpenTimeoutMs = o.channelOpenTimeoutMs ?? 10_000;
     this.execs = new Semaphore(o.maxConcurrentExecs ?? 8);
     this.log = (o.logger ?? silentLogger).child({ ws: o.name });
     this.dial = {
@@ -149,7 +149,7 @@ export class Link extends EventEmitter {
   async openChannel(host: string, port: number, o: ChannelOptions = {}): Promise<ClientChannel> {
     const client = await this.readyClient(o);
     const target = `${host}:${port}`;
-    const timeoutMs = o.timeoutMs ?? this.o.channelOpenTimeoutMs ?? 10_000;
+    const timeoutMs = o.timeoutMs ?? this.channelOpenTimeoutMs;
     return new Promise((resolve, reject) => {
       let settled = false;
       const done = (err: Error | null, ch?: ClientChannel) => {
@@ -197,7 +197,7 @@ export class Link extends EventEmitter {
 
   /** Runs argv in the workspace (quoted word by word) and collects its output. */
   async exec(argv: readonly string[], o: ExecOptions & WaitOptions = {}): Promise<ExecResult> {
-    const timeoutMs = o.timeoutMs ?? 30_000;
+    const timeoutMs = o.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
     const started = Date.now();
     const release = await this.acquireExec(timeoutMs);
     try {
