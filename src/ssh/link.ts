@@ -25,6 +25,7 @@ import { ChannelSocket } from './channel-socket.js';
 import { DEFAULT_READY_TIMEOUT_MS, connectClient, endClient, readPrivateKey, type ConnectOptions } from './connect.js';
 import { DEFAULT_EXEC_TIMEOUT_MS, runExec, type ExecOptions, type ExecResult } from './exec.js';
 import { isFingerprint } from './fingerprint.js';
+import { openForward } from './forward.js';
 import { DEFAULT_KEEPALIVE, startKeepalive, type KeepaliveOptions } from './keepalive.js';
 import { LinkStats, type LinkSnapshot } from './link-stats.js';
 import { Semaphore, defaultHandshakeLimiter } from './semaphore.js';
@@ -148,34 +149,11 @@ export class Link extends EventEmitter {
   /** Opens a forwarded channel to host:port inside the workspace. */
   async openChannel(host: string, port: number, o: ChannelOptions = {}): Promise<ClientChannel> {
     const client = await this.readyClient(o);
-    const target = `${host}:${port}`;
-    const timeoutMs = o.timeoutMs ?? this.channelOpenTimeoutMs;
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const done = (err: Error | null, ch?: ClientChannel) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.inflight.delete(fail);
-        if (err) reject(err);
-        else resolve(ch!);
-      };
-      const fail: Failable = (err) => done(err);
-      const timer = setTimeout(() => done(new ChannelTimeoutError(this.name, target, timeoutMs)), timeoutMs);
-      this.inflight.add(fail);
-      try {
-        client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
-          if (settled) {
-            // Opened after its deadline or after the link failed it: nobody wants it.
-            if (ch) discardChannel(ch);
-            return;
-          }
-          if (err) return done(this.channelError(err, target));
-          done(null, ch);
-        });
-      } catch (err) {
-        done(this.lostOrDown(err as Error));
-      }
+    return openForward(client, host, port, o.timeoutMs ?? this.channelOpenTimeoutMs, {
+      onPending: (fail) => this.track(fail),
+      timeoutError: (target, ms) => new ChannelTimeoutError(this.name, target, ms),
+      openError: (err, target) => this.channelError(err, target),
+      sendError: (err) => this.lostOrDown(err),
     });
   }
 
@@ -187,11 +165,10 @@ export class Link extends EventEmitter {
       remoteAddress: host, remotePort: port, counters: this.stats.bytes,
       onClose: () => {
         closed();
-        this.inflight.delete(fail);
+        untrack();
       },
     });
-    const fail: Failable = (err) => sock.destroy(err);
-    this.inflight.add(fail);
+    const untrack = this.track((err) => sock.destroy(err));
     return sock;
   }
 
@@ -206,10 +183,10 @@ export class Link extends EventEmitter {
         counters: this.stats.bytes,
         onChannel: (_ch, fail) => {
           const closed = this.stats.channelOpened();
-          this.inflight.add(fail);
+          const untrack = this.track(fail);
           return () => {
             closed();
-            this.inflight.delete(fail);
+            untrack();
           };
         },
         timeoutError: (cmd, ms) => new ExecTimeoutError(this.name, cmd, ms),
@@ -336,6 +313,12 @@ export class Link extends EventEmitter {
     return new LinkDownError(this.name, this.stateValue, this.lastError?.message ?? null);
   }
 
+  /** Registers work that a lost connection must fail at once; returns its removal. */
+  private track(fail: Failable): () => void {
+    this.inflight.add(fail);
+    return () => { this.inflight.delete(fail); };
+  }
+
   private failInflight(err: Error): void {
     const all = [...this.inflight];
     this.inflight.clear();
@@ -353,10 +336,4 @@ export class Link extends EventEmitter {
     const change: StateChange = { from, to, at: this.sinceMs, ...(error ? { error } : {}) };
     this.emit('state', change);
   }
-}
-
-function discardChannel(ch: ClientChannel): void {
-  ch.on('error', () => {});
-  ch.resume();
-  try { ch.close(); } catch { /* connection gone */ }
 }
