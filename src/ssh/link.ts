@@ -12,6 +12,12 @@
 // transport failure marks the link down, fails everything in flight at once, and
 // reconnects. While the link is not up, new work fails immediately (unless the
 // caller asks to wait for up), so nothing ever queues on a dead link.
+//
+// This file is the state machine and the registry of work in flight, and says
+// what each failure means given the state. The rest is done by modules it drives
+// through hooks: one connection attempt (connect.ts), the liveness probe
+// (keepalive.ts), channel opens (forward.ts), command runs (exec.ts), and the
+// figures status shows (link-stats.ts).
 import { EventEmitter } from 'node:events';
 import type { Client, ClientChannel } from 'ssh2';
 import type { Duplex } from 'node:stream';
@@ -259,6 +265,8 @@ export class Link extends EventEmitter {
     this.log.info({ delayMs: delay, failures: this.failures }, 'reconnect scheduled');
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
+
+  // ---- losing the connection ----
 
   private stopConnectionTimers(): void {
     clearTimeout(this.gateTimer);
