@@ -85,15 +85,19 @@ t.test('host keys: no setting accepts an unpinned or unchecked key, and a link c
 t.test('host keys in the source: one ssh2 client, always with the pinned-key verifier', async (t) => {
   const files = fs.readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
   const clients = files.filter((f) => /new Client\(/.test(fs.readFileSync(path.join(src, f), 'utf8')));
-  t.same(clients, [path.join('ssh', 'link.ts')], 'ssh2 clients are made in link.ts only');
+  t.same(clients, [path.join('ssh', 'connect.ts')], 'ssh2 clients are made in connect.ts only');
   for (const f of files) {
     const code = fs.readFileSync(path.join(src, f), 'utf8');
     t.notMatch(code, /hostVerifier:\s*\(\)\s*=>\s*true|hostVerifier:\s*undefined|StrictHostKeyChecking=no|UserKnownHostsFile=\/dev\/null/, `nothing in ${f} accepts any key`);
   }
-  const link = fs.readFileSync(path.join(src, 'ssh', 'link.ts'), 'utf8');
-  t.equal(link.match(/client\.connect\(/g)?.length, 1, 'one connect call');
-  t.match(link, /hostVerifier: \(key: Buffer\) => \{\s*const actual = fingerprintOf\(key\);\s*if \(fingerprintsEqual\(actual, this\.o\.hostKeyFingerprint\)\) return true;/,
+  const connect = fs.readFileSync(path.join(src, 'ssh', 'connect.ts'), 'utf8');
+  t.equal(connect.match(/client\.connect\(/g)?.length, 1, 'one connect call');
+  t.match(connect, /hostVerifier: \(key: Buffer\) => \{\s*const actual = fingerprintOf\(key\);\s*if \(fingerprintsEqual\(actual, o\.hostKeyFingerprint\)\) return true;/,
     'which returns true only for the pinned fingerprint');
+  const link = fs.readFileSync(path.join(src, 'ssh', 'link.ts'), 'utf8');
+  t.equal(link.match(/connectClient\(/g)?.length, 1, 'links connect in one place');
+  t.match(link, /if \(!isFingerprint\(o\.hostKeyFingerprint\)\) \{\s*throw [\s\S]*hostKeyFingerprint: o\.hostKeyFingerprint,/,
+    'and the fingerprint it pins is the link\'s own, checked first');
 });
 
 t.test('errors are one line with nothing a terminal would act on, whatever a workspace sent', async (t) => {

@@ -1,19 +1,31 @@
-// The lifecycle of one workspace's `opencode serve`:
+// The lifecycle of one workspace's `opencode serve` (status shows adopting as
+// stopped, every other state as itself):
 //
-//   stopped --ensureRunning()--> starting --healthy--> running
+//   stopped --ensureRunning()--> starting --healthy--> running (started here)
+//   starting --a server of ours already listens--> running (adopted)
 //   starting --failed--> failed (reason kept; the next ensureRunning tries again)
+//   stopped --adoptIfRunning()--> adopting --ours--> running (adopted), else --> stopped
 //   running --idle for idleTimeoutMs / stop()--> stopped
 //   running --found dead (a request was refused)--> stopped, restarted on next use
+//   stopped, failed --stop(), if unsure--> stopped
 //
-// Starting is single-flight: concurrent first requests share one start. A server
-// that warren started earlier (before a daemon restart, say) is adopted rather than
-// started twice; a port held by anything else is a clear error.
+// `unsure`, on every state but running: a start was cut off (the link dropped)
+// before its script answered, so a server may be running all the same and stop()
+// must not skip it. Sending the start script sets it; the script answering that it
+// failed, a server adopted or running, or a stop that succeeded clears it.
+//
+// Adopting and starting hold their single flight: concurrent first requests share
+// one start, and a request during an adoption waits for it. A server that warren
+// started earlier (before a daemon restart, say) is adopted rather than started
+// twice; a port held by anything else is a clear error. Beside the state: a stop
+// under way (`stopping`) leaves it as it was until the stop script answers, and
+// requests wait for it; close() (`closed`) retires this object in any state, so
+// nothing starts, adopts or idles after it.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { request } from 'undici';
-import type { Logger } from '../log.js';
-import { silentLogger } from '../log.js';
+import { silentLogger, type Logger } from '../log.js';
 import type { Link } from '../ssh/link.js';
 import { createLinkDispatcher, RenewableDispatcher } from '../ssh/dispatcher.js';
 import { PortBusyError, ServerStartError, WorkspaceClosedError, isWarrenError } from '../errors.js';
@@ -21,6 +33,16 @@ import { INSPECT, START, STOP } from './scripts.js';
 import { opencodeAuthorization } from './basic-auth.js';
 
 export type ServerState = 'stopped' | 'starting' | 'running' | 'failed';
+
+/** The state as warren knows it; `ServerState` is what it shows (see OUTWARD). */
+type Phase =
+  | { name: 'stopped'; unsure: boolean }
+  | { name: 'adopting'; done: Promise<void>; unsure: boolean }
+  | { name: 'starting'; done: Promise<void>; unsure: boolean }
+  | { name: 'running'; startedHere: boolean }
+  | { name: 'failed'; unsure: boolean };
+
+const OUTWARD: Record<Phase['name'], ServerState> = { stopped: 'stopped', adopting: 'stopped', starting: 'starting', running: 'running', failed: 'failed' };
 
 export interface ServerOptions {
   workspace: string;
@@ -57,21 +79,12 @@ export class OpencodeServer extends EventEmitter {
   readonly link: Link;
   private readonly o: ServerOptions;
   private readonly log: Logger;
-  private stateValue: ServerState = 'stopped';
-  private starting: Promise<void> | undefined;
-  private adopting: Promise<void> | undefined;
+  private phase: Phase = { name: 'stopped', unsure: false };
   private stopping: Promise<void> | undefined;
   private instanceValue = 0;
   private password: string | null = null;
   private versionValue: string | null = null;
   private pid: number | null = null;
-  private startedHere = false;
-  private everRan = false;
-  /**
-   * A start whose outcome warren never heard (the link dropped mid-start): the
-   * server may be running all the same, so close and stop must not skip it.
-   */
-  private startUnsure = false;
   private starts = 0;
   private restarts = 0;
   private adoptions = 0;
@@ -90,7 +103,7 @@ export class OpencodeServer extends EventEmitter {
     this.dispatcher = new RenewableDispatcher(() => createLinkDispatcher(link, { target: { host: '127.0.0.1', port: o.port }, bodyTimeoutMs: 60_000 }));
   }
 
-  get state(): ServerState { return this.stateValue; }
+  get state(): ServerState { return OUTWARD[this.phase.name]; }
   get workspace(): string { return this.o.workspace; }
   /**
    * Which server this is (a start or an adoption each make a new one): a connection
@@ -111,11 +124,14 @@ export class OpencodeServer extends EventEmitter {
     this.touch();
     // An idle stop under way: a request now must not reach a server about to go.
     if (this.stopping) return this.stopping.catch(() => {}).then(() => this.ensureRunning());
-    if (this.stateValue === 'running') return Promise.resolve();
-    // An adoption in progress decides first; then start if it found nothing.
-    if (this.adopting) return this.adopting.then(() => this.ensureRunning());
-    this.starting ??= this.bringUp().finally(() => { this.starting = undefined; });
-    return this.starting;
+    const p = this.phase;
+    switch (p.name) {
+      case 'running': return Promise.resolve();
+      // An adoption in progress decides first; then start if it found nothing.
+      case 'adopting': return p.done.then(() => this.ensureRunning());
+      case 'starting': return p.done;
+      default: return inFlight((done) => this.setState({ name: 'starting', done, unsure: p.unsure }), () => this.bringUp());
+    }
   }
 
   /**
@@ -123,21 +139,22 @@ export class OpencodeServer extends EventEmitter {
    * one is there, so it shows as running and its idle timer runs; starts nothing.
    */
   async adoptIfRunning(): Promise<boolean> {
-    if (this.stateValue !== 'stopped' || this.starting || this.adopting) return false;
+    const p = this.phase;
+    if (p.name !== 'stopped') return false;
     let adopted = false;
-    this.adopting = (async () => {
+    await inFlight((done) => this.setState({ name: 'adopting', done, unsure: p.unsure }), async () => {
       try {
         adopted = await this.tryAdopt();
       } catch {
         adopted = false; // not ours, or not answering: the next request will say so
       }
       if (adopted) {
-        this.everRan = true;
-        this.setState('running');
+        this.setState({ name: 'running', startedHere: false });
         this.armIdle();
+      } else {
+        this.setState({ name: 'stopped', unsure: this.unsure });
       }
-    })().finally(() => { this.adopting = undefined; });
-    await this.adopting;
+    });
     return adopted;
   }
 
@@ -172,27 +189,27 @@ export class OpencodeServer extends EventEmitter {
 
   /** Called when a request found nothing listening: the server died. */
   markGone(reason: string): void {
-    if (this.stateValue !== 'running') return;
+    if (this.phase.name !== 'running') return;
     this.log.warn({ reason }, 'opencode is gone');
     this.recordFailure(`opencode stopped: ${reason}`);
     this.password = null;
     this.pid = null;
-    this.setState('stopped');
+    this.setState({ name: 'stopped', unsure: false });
   }
 
   snapshot(): ServerSnapshot {
     const f = this.lastFailure;
     return {
-      state: this.stateValue,
+      state: this.state,
       port: this.o.port,
       version: this.versionValue,
       pid: this.pid,
-      startedHere: this.stateValue === 'running' && this.startedHere,
+      startedHere: this.phase.name === 'running' && this.phase.startedHere,
       starts: this.starts,
       restarts: this.restarts,
       adoptions: this.adoptions,
       lastFailure: f ? { message: f.message, at: new Date(f.at).toISOString() } : null,
-      idleMs: this.stateValue === 'running' && this.leases === 0 ? Date.now() - this.lastActivity : null,
+      idleMs: this.phase.name === 'running' && this.leases === 0 ? Date.now() - this.lastActivity : null,
       activeStreams: this.leases,
     };
   }
@@ -200,9 +217,9 @@ export class OpencodeServer extends EventEmitter {
   /** Stops the server if warren started it (here or before a restart). */
   async stop(reason = 'requested'): Promise<void> {
     clearTimeout(this.idleTimer);
-    if (this.starting) await this.starting.catch(() => {});
+    if (this.phase.name === 'starting') await this.phase.done.catch(() => {});
     if (this.stopping) return this.stopping;
-    if (this.stateValue !== 'running' && !this.startUnsure) return;
+    if (this.phase.name !== 'running' && !this.unsure) return;
     this.stopping = this.stopNow(reason).finally(() => { this.stopping = undefined; });
     return this.stopping;
   }
@@ -211,10 +228,12 @@ export class OpencodeServer extends EventEmitter {
     this.log.info({ reason }, 'stopping opencode');
     const r = await this.link.exec(['sh', '-c', STOP, 'warren-stop', String(this.o.port)], { timeoutMs: 20_000 });
     if (r.code !== 0) this.log.warn({ code: r.code, stderr: r.stderr.trim() }, 'stopping opencode failed');
-    else this.startUnsure = false;
+    const unsure = r.code !== 0 && this.unsure;
     this.password = null;
     this.pid = null;
-    this.setState('stopped');
+    // An adoption that began meanwhile (it can, from stopped) goes on: it shows as stopped already.
+    if (this.phase.name === 'adopting') this.setState({ ...this.phase, unsure });
+    else this.setState({ name: 'stopped', unsure });
   }
 
   /** Forgets the server without stopping it (warren exits, the server stays for the next one). */
@@ -227,21 +246,19 @@ export class OpencodeServer extends EventEmitter {
 
   // ---- internals ----
 
+  /** The flight of the starting state: adopt what listens, or start one. */
   private async bringUp(): Promise<void> {
-    const wasRunningBefore = this.everRan;
-    this.setState('starting');
+    const ranBefore = this.instanceValue > 0; // each server that ran is an instance
     try {
       const adopted = await this.tryAdopt();
       if (!adopted) await this.start();
-      this.everRan = true;
-      if (wasRunningBefore && !adopted) this.restarts++;
-      this.startUnsure = false;
-      this.setState('running');
+      if (ranBefore && !adopted) this.restarts++;
+      this.setState({ name: 'running', startedHere: !adopted });
       this.armIdle();
     } catch (err) {
       const e = isWarrenError(err) ? err : new ServerStartError(this.o.workspace, (err as Error).message);
       this.recordFailure(e.message);
-      this.setState('failed');
+      this.setState({ name: 'failed', unsure: this.unsure });
       throw e;
     }
   }
@@ -280,10 +297,8 @@ export class OpencodeServer extends EventEmitter {
     const right = await ask(password);
     if (!right || right.status !== 200 || !right.version) throw busy();
     this.password = password;
-    this.startUnsure = false;
     this.pid = Number(pidLine) || null;
     this.versionValue = right.version;
-    this.startedHere = false;
     this.adoptions++;
     this.log.info({ version: right.version, pid: this.pid }, 'adopted a running opencode started earlier by warren');
     return true;
@@ -297,12 +312,12 @@ export class OpencodeServer extends EventEmitter {
     this.emit('progress', `starting opencode in ${this.o.workspace}…`);
     this.log.info({ port: this.o.port }, 'starting opencode');
     const timeoutS = Math.ceil(this.o.startTimeoutMs / 1000);
-    this.startUnsure = true;
+    this.setUnsure(true);
     const r = await this.link.exec(['sh', '-lc', START, 'warren-start', String(this.o.port), this.o.command, String(timeoutS)], {
       stdin: `${password}\n`, timeoutMs: this.o.startTimeoutMs + 10_000,
     });
     // Only the script saying it failed settles it; a cut channel (code null) does not.
-    if (r.code !== null && r.code !== 0) this.startUnsure = false;
+    if (r.code !== null && r.code !== 0) this.setUnsure(false);
     const word = r.stdout.trim().split('\n').pop() ?? '';
     if (r.code !== 0 || !word.startsWith('ready ')) {
       const why = r.code === 91 ? `it exited: ${lastLine(r.stderr)}`
@@ -316,7 +331,6 @@ export class OpencodeServer extends EventEmitter {
     const h = await this.health(password);
     if (h.status !== 200 || !h.version) throw new ServerStartError(this.o.workspace, `its health check answered ${h.status}`);
     this.versionValue = h.version;
-    this.startedHere = true;
     this.log.info({ version: h.version, pid: this.pid }, 'opencode running');
   }
 
@@ -339,9 +353,9 @@ export class OpencodeServer extends EventEmitter {
 
   private armIdle(): void {
     clearTimeout(this.idleTimer);
-    if (this.closed || this.stateValue !== 'running' || this.leases > 0) return;
+    if (this.closed || this.phase.name !== 'running' || this.leases > 0) return;
     this.idleTimer = setTimeout(() => {
-      if (this.leases > 0 || this.stateValue !== 'running') return;
+      if (this.leases > 0 || this.phase.name !== 'running') return;
       void this.stop(`idle for ${this.o.idleTimeoutMs} ms`).catch((err: Error) => this.log.warn({ err: err.message }, 'idle stop failed'));
     }, this.o.idleTimeoutMs);
     this.idleTimer.unref();
@@ -351,14 +365,30 @@ export class OpencodeServer extends EventEmitter {
     this.lastFailure = { message, at: Date.now() };
   }
 
-  private setState(to: ServerState): void {
-    const from = this.stateValue;
+  /** Whether a cut-off start may have left a server running (never so while running). */
+  private get unsure(): boolean { return this.phase.name !== 'running' && this.phase.unsure; }
+
+  private setUnsure(unsure: boolean): void { if (this.phase.name !== 'running') this.setState({ ...this.phase, unsure }); }
+
+  /** Every change of phase; only a change of what shows is logged and emitted. */
+  private setState(next: Phase): void {
+    const from = this.state;
+    this.phase = next;
+    const to = this.state;
     if (from === to) return;
     if (to === 'running') this.instanceValue++;
-    this.stateValue = to;
     this.log.info({ from, to }, 'opencode state');
     this.emit('state', { from, to, at: Date.now() });
   }
+}
+
+/** Runs `work` as the flight of a state that holds it, entered (`enter`) before the work begins. */
+function inFlight(enter: (done: Promise<void>) => void, work: () => Promise<void>): Promise<void> {
+  let follow!: (outcome: Promise<void>) => void;
+  const done = new Promise<void>((resolve) => { follow = resolve; });
+  enter(done);
+  follow(work());
+  return done;
 }
 
 function lastLine(s: string): string {

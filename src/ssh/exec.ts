@@ -7,6 +7,9 @@ import type { Client, ClientChannel } from 'ssh2';
 import { quoteCommand } from './quote.js';
 import type { ByteCounters } from './channel-socket.js';
 
+/** A run's whole deadline when the caller gives none. */
+export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
+
 export interface ExecOptions {
   /** Written to the command's stdin, which is then closed. Secrets go here, never in argv. */
   stdin?: string | Buffer;
@@ -35,7 +38,7 @@ export interface ExecHooks {
 export function runExec(client: Client, argv: readonly string[], o: ExecOptions, hooks: ExecHooks): Promise<ExecResult> {
   const command = quoteCommand(argv);
   const shown = argv[0] ?? '';
-  const timeoutMs = o.timeoutMs ?? 30_000;
+  const timeoutMs = o.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
   const max = o.maxOutputBytes ?? 16 * 1024 * 1024;
   return new Promise((resolve, reject) => {
     let settled = false;

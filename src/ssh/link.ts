@@ -12,36 +12,35 @@
 // transport failure marks the link down, fails everything in flight at once, and
 // reconnects. While the link is not up, new work fails immediately (unless the
 // caller asks to wait for up), so nothing ever queues on a dead link.
+//
+// This file is the state machine and the registry of work in flight, and says
+// what each failure means given the state. The rest is done by modules it drives
+// through hooks: one connection attempt (connect.ts), the liveness probe
+// (keepalive.ts), channel opens (forward.ts), command runs (exec.ts), and the
+// figures status shows (link-stats.ts).
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { Client, type ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import type { Duplex } from 'node:stream';
-import { createRequire } from 'node:module';
 import {
-  AuthError, ChannelFailedError, ChannelProhibitedError, ChannelRefusedError, ChannelTimeoutError, ConnectError,
-  ExecFailedError, ExecTimeoutError, HostKeyFormatError, HostKeyMismatchError, KeyReadError, LinkClosedError, LinkDownError, LinkLostError,
-  WaitUpTimeoutError, WarrenError, isWarrenError,
+  ChannelFailedError, ChannelProhibitedError, ChannelRefusedError, ChannelTimeoutError, ExecFailedError, ExecTimeoutError,
+  HostKeyFormatError, LinkClosedError, LinkDownError, LinkLostError, WaitUpTimeoutError, WarrenError,
 } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
-import { ChannelSocket, type ByteCounters } from './channel-socket.js';
-import { runExec, type ExecOptions, type ExecResult } from './exec.js';
-import { fingerprintOf, fingerprintsEqual, isFingerprint } from './fingerprint.js';
+import { ChannelSocket } from './channel-socket.js';
+import { DEFAULT_READY_TIMEOUT_MS, connectClient, endClient, readPrivateKey, type ConnectOptions } from './connect.js';
+import { DEFAULT_EXEC_TIMEOUT_MS, runExec, type ExecOptions, type ExecResult } from './exec.js';
+import { isFingerprint } from './fingerprint.js';
+import { openForward } from './forward.js';
+import { DEFAULT_KEEPALIVE, startKeepalive, type KeepaliveOptions } from './keepalive.js';
+import { LinkStats, type LinkSnapshot } from './link-stats.js';
 import { Semaphore, defaultHandshakeLimiter } from './semaphore.js';
-import { describeTransport, openTransport, type Transport } from './transport.js';
+import { describeTransport, type Transport } from './transport.js';
+
+export { DEFAULT_KEEPALIVE, type KeepaliveOptions } from './keepalive.js';
+export { nativeCryptoAvailable, type LinkSnapshot } from './link-stats.js';
 
 export type LinkState = 'stopped' | 'connecting' | 'up' | 'down';
-
-export interface KeepaliveOptions {
-  /** How often a probe is sent while none is outstanding. */
-  intervalMs: number;
-  /** A probe unanswered this long means the peer is gone. */
-  timeoutMs: number;
-}
-
-/** With these, a frozen peer is noticed within interval + timeout = 2.8 s. */
-export const DEFAULT_KEEPALIVE: KeepaliveOptions = { intervalMs: 1000, timeoutMs: 1800 };
 
 export interface LinkOptions {
   /** The workspace's name, used in every message and log line. */
@@ -75,62 +74,18 @@ export interface ChannelOptions extends WaitOptions {
   timeoutMs?: number;
 }
 
-export interface LinkSnapshot {
-  name: string;
-  target: string;
-  state: LinkState;
-  /** When the current state began (ISO time). */
-  since: string;
-  /** Milliseconds the current connection has been up, or null. */
-  uptimeMs: number | null;
-  keepaliveRttMs: number | null;
-  openChannels: number;
-  /** Channels opened since the link was created (forwards and execs). */
-  channelsOpened: number;
-  bytesIn: number;
-  bytesOut: number;
-  /** Successful connections after the first one. */
-  reconnects: number;
-  /** Connection attempts that failed. */
-  failedAttempts: number;
-  lastError: { code: string; message: string; at: string } | null;
-  /** When the next attempt starts, while down. */
-  nextAttemptAt: string | null;
-  /** Whether ssh2's native crypto binding loaded (about twice the AES-GCM throughput). */
-  nativeCrypto: boolean;
-  /** Negotiated client-to-server cipher of the current connection. */
-  cipher: string | null;
-}
-
 export interface StateChange { from: LinkState; to: LinkState; at: number; error?: WarrenError }
-
-const require = createRequire(import.meta.url);
-let nativeCryptoLoaded: boolean | undefined;
-export function nativeCryptoAvailable(): boolean {
-  if (nativeCryptoLoaded === undefined) {
-    try {
-      nativeCryptoLoaded = Boolean((require('ssh2/lib/protocol/crypto.js') as { bindingAvailable?: boolean }).bindingAvailable);
-    } catch {
-      nativeCryptoLoaded = false;
-    }
-  }
-  return nativeCryptoLoaded;
-}
 
 /** Anything in flight that a lost connection must fail at once. */
 type Failable = (err: Error) => void;
 
-/** Each client's transport: ssh2's destroy() skips a socket that end() already made unwritable. */
-const transports = new WeakMap<Client, Duplex>();
-
 export class Link extends EventEmitter {
   readonly name: string;
   readonly target: string;
-  private readonly o: LinkOptions;
-  private readonly key: Buffer;
+  private readonly dial: ConnectOptions;
+  private readonly channelOpenTimeoutMs: number;
   private readonly keepalive: KeepaliveOptions;
   private readonly backoff: BackoffOptions;
-  private readonly limiter: Semaphore;
   private readonly execs: Semaphore;
   private readonly log: Logger;
 
@@ -138,48 +93,43 @@ export class Link extends EventEmitter {
   private sinceMs = Date.now();
   private closed = false;
   private client: Client | undefined;
-  private upAtMs = 0;
   private attemptAbort: AbortController | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private gateTimer: NodeJS.Timeout | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private probeDeadline: NodeJS.Timeout | undefined;
+  private stopKeepalive: (() => void) | undefined;
   private failures = 0;
   private nextAttemptAtMs: number | null = null;
   private readonly inflight = new Set<Failable>();
   private readonly upWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
-  private readonly counters: ByteCounters = { bytesIn: 0, bytesOut: 0 };
-  private openChannelCount = 0;
-  private channelsOpenedCount = 0;
-  private connects = 0;
-  private failedAttempts = 0;
-  private rttMs: number | null = null;
-  private cipher: string | null = null;
-  private lastErrorValue: { error: WarrenError; at: number } | null = null;
+  private readonly stats = new LinkStats();
 
   constructor(o: LinkOptions) {
     super();
-    this.o = o;
     this.name = o.name;
     this.target = `${o.user}@${describeTransport(o.transport)}`;
     if (!isFingerprint(o.hostKeyFingerprint)) {
       throw new HostKeyFormatError(o.name);
     }
-    this.key = o.privateKey ?? readKey(o);
+    const privateKey = o.privateKey ?? readPrivateKey(o.name, o.privateKeyPath);
     this.keepalive = { ...DEFAULT_KEEPALIVE, ...o.keepalive };
     this.backoff = { ...DEFAULT_BACKOFF, ...o.backoff };
-    this.limiter = o.handshakeLimiter ?? defaultHandshakeLimiter;
+    this.channelOpenTimeoutMs = o.channelOpenTimeoutMs ?? 10_000;
     this.execs = new Semaphore(o.maxConcurrentExecs ?? 8);
     this.log = (o.logger ?? silentLogger).child({ ws: o.name });
+    this.dial = {
+      name: o.name, target: this.target, user: o.user, transport: o.transport, privateKey,
+      hostKeyFingerprint: o.hostKeyFingerprint, readyTimeoutMs: o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+      limiter: o.handshakeLimiter ?? defaultHandshakeLimiter, logger: this.log,
+    };
   }
 
   get state(): LinkState { return this.stateValue; }
-  get lastError(): WarrenError | null { return this.lastErrorValue?.error ?? null; }
+  get lastError(): WarrenError | null { return this.stats.lastError; }
   /**
    * Which connection this is (1 for the first): work that began on one connection and
    * failed on another met a drop, even if the link is up again by the time it looks.
    */
-  get connection(): number { return this.connects; }
+  get connection(): number { return this.stats.connection; }
 
   /** Begins connecting; from then on the link keeps itself up until close(). */
   start(): this {
@@ -205,70 +155,44 @@ export class Link extends EventEmitter {
   /** Opens a forwarded channel to host:port inside the workspace. */
   async openChannel(host: string, port: number, o: ChannelOptions = {}): Promise<ClientChannel> {
     const client = await this.readyClient(o);
-    const target = `${host}:${port}`;
-    const timeoutMs = o.timeoutMs ?? this.o.channelOpenTimeoutMs ?? 10_000;
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const done = (err: Error | null, ch?: ClientChannel) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.inflight.delete(fail);
-        if (err) reject(err);
-        else resolve(ch!);
-      };
-      const fail: Failable = (err) => done(err);
-      const timer = setTimeout(() => done(new ChannelTimeoutError(this.name, target, timeoutMs)), timeoutMs);
-      this.inflight.add(fail);
-      try {
-        client.forwardOut('127.0.0.1', 0, host, port, (err, ch) => {
-          if (settled) {
-            // Opened after its deadline or after the link failed it: nobody wants it.
-            if (ch) discardChannel(ch);
-            return;
-          }
-          if (err) return done(this.channelError(err, target));
-          done(null, ch);
-        });
-      } catch (err) {
-        done(this.lostOrDown(err as Error));
-      }
+    return openForward(client, host, port, o.timeoutMs ?? this.channelOpenTimeoutMs, {
+      onPending: (fail) => this.track(fail),
+      timeoutError: (target, ms) => new ChannelTimeoutError(this.name, target, ms),
+      openError: (err, target) => this.channelError(err, target),
+      sendError: (err) => this.lostOrDown(err),
     });
   }
 
   /** Like openChannel, as a socket for undici or ssh2; counted and failed with the link. */
   async openSocket(host: string, port: number, o: ChannelOptions = {}): Promise<Duplex> {
     const ch = await this.openChannel(host, port, o);
-    this.openChannelCount++;
-    this.channelsOpenedCount++;
+    const closed = this.stats.channelOpened();
     const sock: ChannelSocket = new ChannelSocket(ch, {
-      remoteAddress: host, remotePort: port, counters: this.counters,
+      remoteAddress: host, remotePort: port, counters: this.stats.bytes,
       onClose: () => {
-        this.openChannelCount--;
-        this.inflight.delete(fail);
+        closed();
+        untrack();
       },
     });
-    const fail: Failable = (err) => sock.destroy(err);
-    this.inflight.add(fail);
+    const untrack = this.track((err) => sock.destroy(err));
     return sock;
   }
 
   /** Runs argv in the workspace (quoted word by word) and collects its output. */
   async exec(argv: readonly string[], o: ExecOptions & WaitOptions = {}): Promise<ExecResult> {
-    const timeoutMs = o.timeoutMs ?? 30_000;
+    const timeoutMs = o.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
     const started = Date.now();
     const release = await this.acquireExec(timeoutMs);
     try {
       const client = await this.readyClient(o);
       return await runExec(client, argv, { ...o, timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)) }, {
-        counters: this.counters,
+        counters: this.stats.bytes,
         onChannel: (_ch, fail) => {
-          this.openChannelCount++;
-          this.channelsOpenedCount++;
-          this.inflight.add(fail);
+          const closed = this.stats.channelOpened();
+          const untrack = this.track(fail);
           return () => {
-            this.openChannelCount--;
-            this.inflight.delete(fail);
+            closed();
+            untrack();
           };
         },
         timeoutError: (cmd, ms) => new ExecTimeoutError(this.name, cmd, ms),
@@ -280,25 +204,9 @@ export class Link extends EventEmitter {
   }
 
   snapshot(): LinkSnapshot {
-    const le = this.lastErrorValue;
-    return {
-      name: this.name,
-      target: this.target,
-      state: this.stateValue,
-      since: new Date(this.sinceMs).toISOString(),
-      uptimeMs: this.stateValue === 'up' ? Date.now() - this.upAtMs : null,
-      keepaliveRttMs: this.rttMs === null || this.stateValue !== 'up' ? null : Math.round(this.rttMs * 1000) / 1000,
-      openChannels: this.openChannelCount,
-      channelsOpened: this.channelsOpenedCount,
-      bytesIn: this.counters.bytesIn,
-      bytesOut: this.counters.bytesOut,
-      reconnects: Math.max(0, this.connects - 1),
-      failedAttempts: this.failedAttempts,
-      lastError: le ? { code: le.error.code, message: le.error.message, at: new Date(le.at).toISOString() } : null,
-      nextAttemptAt: this.stateValue === 'down' && this.nextAttemptAtMs !== null ? new Date(this.nextAttemptAtMs).toISOString() : null,
-      nativeCrypto: nativeCryptoAvailable(),
-      cipher: this.stateValue === 'up' ? this.cipher : null,
-    };
+    return this.stats.snapshot({
+      name: this.name, target: this.target, state: this.stateValue, sinceMs: this.sinceMs, nextAttemptAtMs: this.nextAttemptAtMs,
+    });
   }
 
   /** Stops for good: fails everything in flight, closes the connection, clears every timer. */
@@ -323,7 +231,7 @@ export class Link extends EventEmitter {
     this.setState('connecting');
     const abort = new AbortController();
     this.attemptAbort = abort;
-    this.attempt(abort.signal).then((client) => {
+    connectClient(this.dial, abort.signal, { onCipher: (cipher) => { this.stats.cipher = cipher; } }).then((client) => {
       if (this.closed || abort.signal.aborted) {
         void endClient(client);
         return;
@@ -331,94 +239,22 @@ export class Link extends EventEmitter {
       this.onUp(client);
     }, (err: unknown) => {
       if (this.closed) return;
-      this.failedAttempts++;
-      this.recordError(toWarrenError(err, this.name, this.target));
+      this.stats.attemptFailed(err as WarrenError);
       this.setState('down', this.lastError ?? undefined);
       this.scheduleRetry();
     });
   }
 
-  private async attempt(signal: AbortSignal): Promise<Client> {
-    const release = await this.limiter.acquire(signal);
-    try {
-      const readyTimeoutMs = this.o.readyTimeoutMs ?? 10_000;
-      const deadline = Date.now() + readyTimeoutMs;
-      let sock: Duplex;
-      try {
-        sock = await openTransport(this.o.transport, { timeoutMs: readyTimeoutMs, signal, logger: this.log });
-      } catch (err) {
-        if (isWarrenError(err)) throw err;
-        throw new ConnectError(this.name, this.target, describeConnectFailure(err as NodeJS.ErrnoException), err);
-      }
-      return await this.handshake(sock, Math.max(1, deadline - Date.now()), signal);
-    } finally {
-      release();
-    }
-  }
-
-  private handshake(sock: Duplex, timeoutMs: number, signal: AbortSignal): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const client = new Client();
-      transports.set(client, sock);
-      let mismatch: HostKeyMismatchError | undefined;
-      let settled = false;
-      const fail = (err: Error) => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        client.on('error', () => {});
-        client.destroy();
-        sock.destroy();
-        if (mismatch) return reject(mismatch);
-        reject(toWarrenError(err, this.name, this.target));
-      };
-      const onAbort = () => fail(signal.reason as Error);
-      const onClose = () => fail(new Error('connection closed during the SSH handshake'));
-      const cleanup = () => {
-        signal.removeEventListener('abort', onAbort);
-        client.off('error', fail);
-        client.off('close', onClose);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      client.on('error', fail);
-      client.on('close', onClose);
-      client.on('handshake', (neg) => { this.cipher = neg.cs.cipher; });
-      client.once('ready', () => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        resolve(client);
-      });
-      try {
-        client.connect({
-          sock,
-          username: this.o.user,
-          privateKey: this.key,
-          readyTimeout: timeoutMs,
-          // warren's own keepalive (below) measures RTT and has a hard deadline.
-          keepaliveInterval: 0,
-          hostVerifier: (key: Buffer) => {
-            const actual = fingerprintOf(key);
-            if (fingerprintsEqual(actual, this.o.hostKeyFingerprint)) return true;
-            mismatch = new HostKeyMismatchError(this.name, this.target, this.o.hostKeyFingerprint, actual);
-            return false;
-          },
-        });
-      } catch (err) {
-        fail(err as Error);
-      }
-    });
-  }
-
   private onUp(client: Client): void {
     this.client = client;
-    this.connects++;
-    this.upAtMs = Date.now();
-    this.rttMs = null;
+    this.stats.connected();
     client.on('error', (err) => this.lose(client, err));
     client.on('close', () => this.lose(client, new Error('connection closed')));
     this.gateTimer = setTimeout(() => { this.failures = 0; }, this.backoff.gateMs);
-    this.startKeepalive(client);
+    this.stopKeepalive = startKeepalive(client, this.keepalive, {
+      onRtt: (ms) => this.stats.keepaliveAnswered(ms),
+      onLost: (err) => this.lose(client, err),
+    });
     this.setState('up');
     for (const w of [...this.upWaiters]) w.resolve();
   }
@@ -430,47 +266,22 @@ export class Link extends EventEmitter {
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
-  // ---- liveness ----
-
-  // ssh2's keepalive cannot report a round-trip time and notices a frozen peer only
-  // after interval x (count + 1). This probe is a `cancel-tcpip-forward` for a
-  // forward that does not exist: no side effect, and sshd always answers it.
-  private startKeepalive(client: Client): void {
-    const probe = () => {
-      if (this.client !== client) return;
-      const sentAt = performance.now();
-      this.probeDeadline = setTimeout(() => {
-        this.lose(client, new Error(`no keepalive reply within ${this.keepalive.timeoutMs} ms`));
-      }, this.keepalive.timeoutMs);
-      try {
-        client.unforwardIn('127.0.0.1', 1, () => {
-          if (this.client !== client) return;
-          clearTimeout(this.probeDeadline);
-          this.rttMs = performance.now() - sentAt;
-          this.keepaliveTimer = setTimeout(probe, this.keepalive.intervalMs);
-        });
-      } catch (err) {
-        this.lose(client, err as Error);
-      }
-    };
-    this.keepaliveTimer = setTimeout(probe, this.keepalive.intervalMs);
-  }
+  // ---- losing the connection ----
 
   private stopConnectionTimers(): void {
     clearTimeout(this.gateTimer);
-    clearTimeout(this.keepaliveTimer);
-    clearTimeout(this.probeDeadline);
+    this.stopKeepalive?.();
+    this.stopKeepalive = undefined;
   }
 
   private lose(client: Client, err: Error): void {
     if (this.client !== client || this.closed) return;
     this.client = undefined;
-    const upFor = Date.now() - this.upAtMs;
-    if (upFor >= this.backoff.gateMs) this.failures = 0;
+    if (this.stats.upForMs() >= this.backoff.gateMs) this.failures = 0;
     this.stopConnectionTimers();
     const why = err.message;
     const lost = new LinkLostError(this.name, why);
-    this.recordError(lost);
+    this.stats.recordError(lost);
     this.failInflight(lost);
     void endClient(client);
     this.setState('down', lost);
@@ -510,14 +321,16 @@ export class Link extends EventEmitter {
     return new LinkDownError(this.name, this.stateValue, this.lastError?.message ?? null);
   }
 
+  /** Registers work that a lost connection must fail at once; returns its removal. */
+  private track(fail: Failable): () => void {
+    this.inflight.add(fail);
+    return () => { this.inflight.delete(fail); };
+  }
+
   private failInflight(err: Error): void {
     const all = [...this.inflight];
     this.inflight.clear();
     for (const fail of all) fail(err);
-  }
-
-  private recordError(error: WarrenError): void {
-    this.lastErrorValue = { error, at: Date.now() };
   }
 
   private setState(to: LinkState, error?: WarrenError): void {
@@ -531,65 +344,4 @@ export class Link extends EventEmitter {
     const change: StateChange = { from, to, at: this.sinceMs, ...(error ? { error } : {}) };
     this.emit('state', change);
   }
-}
-
-function readKey(o: LinkOptions): Buffer {
-  if (!o.privateKeyPath) throw new KeyReadError(o.name, '(none)', 'give privateKeyPath');
-  try {
-    return fs.readFileSync(o.privateKeyPath);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new KeyReadError(o.name, o.privateKeyPath, e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message);
-  }
-}
-
-function discardChannel(ch: ClientChannel): void {
-  ch.on('error', () => {});
-  ch.resume();
-  try { ch.close(); } catch { /* connection gone */ }
-}
-
-/** Ends a client politely, and destroys it and its transport if the peer does not answer within a second. */
-function endClient(client: Client): Promise<void> {
-  return new Promise((resolve) => {
-    const sock = transports.get(client);
-    const destroy = () => {
-      client.destroy();
-      sock?.destroy();
-    };
-    client.on('error', () => {});
-    const timer = setTimeout(() => {
-      destroy();
-      resolve();
-    }, 1000);
-    client.once('close', () => {
-      clearTimeout(timer);
-      sock?.destroy();
-      resolve();
-    });
-    try {
-      client.end();
-    } catch {
-      destroy();
-    }
-  });
-}
-
-function describeConnectFailure(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'ECONNREFUSED': return 'connection refused (is sshd running?)';
-    case 'EHOSTUNREACH': case 'ENETUNREACH': return 'host unreachable';
-    case 'ENOTFOUND': return 'host name not found';
-    case 'ETIMEDOUT': return 'connection timed out';
-    default: return err.message;
-  }
-}
-
-function toWarrenError(err: unknown, name: string, target: string): WarrenError {
-  if (isWarrenError(err)) return err;
-  const e = err as Error & { level?: string; code?: string };
-  if (e.level === 'client-authentication') return new AuthError(name, target.split('@')[0] ?? '', target);
-  if (e.level === 'client-timeout') return new ConnectError(name, target, 'the SSH handshake timed out', err);
-  if (typeof e.code === 'string' && e.code.startsWith('E')) return new ConnectError(name, target, describeConnectFailure(e as NodeJS.ErrnoException), err);
-  return new ConnectError(name, target, e.message ?? String(err), err);
 }
