@@ -8,43 +8,19 @@ import { chatCommand } from './commands/chat.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { daemonCommand } from './commands/daemon.js';
 import { statusCommand } from './commands/status.js';
-
-const HELP = `warren: SSH-tunnel session broker for OpenCode workspaces
-
-usage: warren <command> [options]
-
-commands:
-  chat <workspace> [--session <id>] [--directory D] [--config F] [--keep-server] [--auto] <message>
-                   send a message and stream the reply; without --session a new
-                   session is created and its id printed on stderr. A session the
-                   server does not know is found and imported first.
-  sessions <workspace> [--json] [--config F]
-                   every session of the workspace, all projects and directories
-  daemon [--config F] [--socket PATH] [--keep-servers]
-                   run the broker: tunnels, opencode servers, the control socket and
-                   the gateway. SIGHUP reloads the config; SIGTERM drains and exits.
-  status [--json] [--watch] [--socket PATH] [--interval MS]
-                   ask the running daemon: tunnels, opencode servers, last errors
-  attach <workspace> [--session <id>] [--dir <path>] [--socket PATH]
-                   OpenCode's own TUI on this host, on the workspace's server through
-                   the running daemon's gateway (needs opencode on PATH)
-  help             show this help
-  version          print warren's version
-
-The config file is --config, else $WARREN_CONFIG, else /etc/warren/config.json.
-Set WARREN_LOG_LEVEL=debug to see what happens underneath (on stderr).
-
-options:
-  -h, --help       show this help
-  -v, --version    print warren's version
-
-Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
-`;
+import { checkCommand } from './commands/check.js';
+import { asksForHelp, commandHelp, COMMANDS, mainHelp } from './help.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === 'help' || cmd === '-h' || cmd === '--help') {
-    process.stdout.write(HELP);
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || (cmd === 'help' && rest.length === 0)) {
+    process.stdout.write(mainHelp());
+    return 0;
+  }
+  if (cmd === 'help') {
+    const [topic, ...more] = rest;
+    if (more.length > 0 || !Object.hasOwn(COMMANDS, topic!)) throw new UsageError(`no help for ${JSON.stringify(topic)}: the commands are ${Object.keys(COMMANDS).join(', ')}`);
+    process.stdout.write(commandHelp(topic!));
     return 0;
   }
   if (cmd === 'version' || cmd === '-v' || cmd === '--version') {
@@ -52,6 +28,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (cmd.startsWith('-')) throw new UsageError(`unknown option ${cmd}; see warren --help`);
+  if (Object.hasOwn(COMMANDS, cmd) && asksForHelp(rest)) {
+    process.stdout.write(commandHelp(cmd));
+    return 0;
+  }
   try {
     switch (cmd) {
       case 'chat': return await chatCommand(rest);
@@ -59,13 +39,22 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'daemon': return await daemonCommand(rest);
       case 'status': return await statusCommand(rest);
       case 'attach': return await attachCommand(rest);
+      case 'check': return await checkCommand(rest);
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see warren --help`);
     }
   } catch (err) {
     // node:util parseArgs throws plain errors for unknown options: those are usage errors.
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(`${(err as Error).message}; see warren --help`);
+    const code = (err as { code?: string }).code;
+    if (code?.startsWith('ERR_PARSE_ARGS')) throw new UsageError(`${parseArgsProblem(code, (err as Error).message)}; see warren ${cmd} --help`);
     throw err;
   }
+}
+
+/** Node's words for a bad option, without its advice about "--", which is not what a person meant. */
+function parseArgsProblem(code: string, message: string): string {
+  const option = /'([^']+)'/.exec(message)?.[1];
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option) return `unknown option ${option}`;
+  return message.split('. ')[0]!;
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (err: unknown) => {
