@@ -197,7 +197,7 @@ async function probeImportFrom(client: Client, ws: WorkspaceConfig, timeoutMs: n
       const what = bad.map((l) => { const [kind, ...d] = l.split(' '); return `${escapeUnsafe(d.join(' '))} ${kind === 'missing' ? 'does not exist' : 'is not readable'}`; });
       return { step: 'importFrom', status: 'fail', detail: what.join('; '), fix: `create the directories or give ${ws.user} read access, or remove them from importFrom` };
     }
-    const note = empty.length > 0 ? ` (${empty.length} hold no opencode/ data yet)` : '';
+    const note = empty.length > 0 ? ` (${empty.length === 1 ? '1 holds' : `${empty.length} hold`} no opencode/ data yet)` : '';
     return { step: 'importFrom', status: 'ok', detail: `${ws.importFrom.length} director${ws.importFrom.length === 1 ? 'y' : 'ies'} readable${note}` };
   } catch (err) {
     return { step: 'importFrom', status: 'fail', detail: errorLine(err), fix: 'see the workspace\'s sshd log' };

@@ -80,11 +80,11 @@ function workspaceLines(p: WorkspaceProbe): string {
   }
   const skipped = p.steps.filter((x) => x.status === 'skipped').map((x) => x.step);
   if (skipped.length > 0) rows.push(`  ${MARK.skipped.padEnd(5)}${skipped.join(', ')}: not tried, since a step before failed\n`);
-  return `${p.workspace} (${p.target})\n${rows.join('')}`;
+  return `${p.workspace} (${p.target})\n${rows.join('')}\n`;
 }
 
 function summaryLine(probes: WorkspaceProbe[]): string {
   const failed = probes.filter((p) => !p.ok).map((p) => p.workspace);
-  if (failed.length === 0) return `\nall ${probes.length} workspace${probes.length === 1 ? '' : 's'} ok\n`;
-  return `\n${failed.length} of ${probes.length} workspace${probes.length === 1 ? '' : 's'} failed: ${failed.join(', ')}\n`;
+  if (failed.length === 0) return `all ${probes.length} workspace${probes.length === 1 ? '' : 's'} ok\n`;
+  return `${failed.length} of ${probes.length} workspace${probes.length === 1 ? '' : 's'} failed: ${failed.join(', ')}\n`;
 }
