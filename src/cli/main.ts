@@ -7,6 +7,7 @@ import { attachCommand } from './commands/attach.js';
 import { chatCommand } from './commands/chat.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { daemonCommand } from './commands/daemon.js';
+import { reloadCommand } from './commands/reload.js';
 import { statusCommand } from './commands/status.js';
 
 const HELP = `warren: SSH-tunnel session broker for OpenCode workspaces
@@ -23,6 +24,7 @@ commands:
   daemon [--config F] [--socket PATH] [--keep-servers]
                    run the broker: tunnels, opencode servers, the control socket and
                    the gateway. SIGHUP reloads the config; SIGTERM drains and exits.
+  reload [--socket PATH]  make the running daemon re-read its config and show what changed
   status [--json] [--watch] [--socket PATH] [--interval MS]
                    ask the running daemon: tunnels, opencode servers, last errors
   attach <workspace> [--session <id>] [--dir <path>] [--socket PATH]
@@ -58,6 +60,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'sessions': return await sessionsCommand(rest);
       case 'daemon': return await daemonCommand(rest);
       case 'status': return await statusCommand(rest);
+      case 'reload': return await reloadCommand(rest);
       case 'attach': return await attachCommand(rest);
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see warren --help`);
     }
