@@ -3,7 +3,7 @@
 // report lists every problem so the person can fix them all in one go.
 import path from 'node:path';
 import { loadConfig, type WarrenConfig } from '../config/index.js';
-import { isWarrenError } from '../errors.js';
+import { ShuttingDownError, isWarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Broker } from './broker.js';
 
@@ -42,6 +42,7 @@ export function checkForReload(file: string): ConfigCheck {
 
 export class ConfigReloader {
   private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
   private readonly file: string;
 
   /** `running`: the config the daemon started with (its gateway and logLevel stay until a restart). */
@@ -51,13 +52,15 @@ export class ConfigReloader {
 
   /** Reads the file and applies it; waits for any reload before it. Never throws for a bad file: it reports. */
   reload(origin: 'SIGHUP' | 'control'): Promise<ReloadReport> {
+    if (this.stopped) return Promise.reject(new ShuttingDownError());
     const next = this.queue.then(() => this.apply(origin));
     this.queue = next.catch(() => {});
     return next;
   }
 
-  /** Resolves once no reload is in progress. */
-  settled(): Promise<void> {
+  /** Refuses reloads from now on (the daemon drains); resolves once none is in progress. */
+  stop(): Promise<void> {
+    this.stopped = true;
     return this.queue.then(() => {});
   }
 

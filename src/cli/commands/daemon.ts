@@ -60,7 +60,10 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   notifier.send('READY=1', `STATUS=serving ${broker.names.length} workspace(s); gateway ${gateway.address}`);
 
   const onHup = () => {
-    void reloader.reload('SIGHUP').then((report) => notifier.send(reloadStatus(report)));
+    reloader.reload('SIGHUP').then(
+      (report) => notifier.send(reloadStatus(report)),
+      (err: unknown) => logger.error({ err }, 'reload failed; the running config stays'),
+    );
   };
   process.on('SIGHUP', onHup);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -70,7 +73,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   logger.info({ signal }, 'draining');
   notifier.send('STOPPING=1', 'STATUS=draining');
   process.off('SIGHUP', onHup);
-  await reloader.settled();
+  await reloader.stop();
   await gateway.close({ graceMs: 5000 });
   await control.close();
   await broker.close({ stopServers: !values['keep-servers'] });
