@@ -14,7 +14,7 @@ import { notifyReceiver, notifyUnavailable } from './helpers/notify.js';
 const why = notifyUnavailable();
 const [ws] = why ? [] : await createWorkspaces(1, { namePrefix: 'sd' });
 if (ws) t.teardown(() => ws.close());
-const unit = path.resolve('container', 'warren.service');
+const unit = path.resolve(import.meta.dirname, '..', '..', 'container', 'warren.service');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-systemd-'));
 t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
