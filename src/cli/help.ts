@@ -60,6 +60,16 @@ drains and exits.`,
     options: [CONFIG, ['--socket PATH', 'where to put the control socket (mode 0600)'], ['--keep-servers', 'leave the opencode servers running at exit']],
     examples: ['warren daemon --config /etc/warren/config.json'],
   },
+  reload: {
+    usage: 'warren reload [--socket PATH]',
+    summary: 'make the running daemon re-read its config and show what changed',
+    about: `Asks the running daemon to re-read its config file. It prints the workspaces added,
+removed, changed and unchanged, and exits 0. A config with problems is refused: the
+daemon keeps its running config, every problem is printed on stderr, exit 2. The
+systemd unit's ExecReload runs this, so \`systemctl reload warren\` fails visibly.`,
+    options: [SOCKET],
+    examples: ['warren reload', 'systemctl reload warren'],
+  },
   status: {
     usage: 'warren status [workspace] [--json] [--watch [SECONDS]] [--socket PATH]',
     summary: 'ask the running daemon: tunnels, opencode servers, last errors',

@@ -7,6 +7,7 @@ import { attachCommand } from './commands/attach.js';
 import { chatCommand } from './commands/chat.js';
 import { sessionsCommand } from './commands/sessions.js';
 import { daemonCommand } from './commands/daemon.js';
+import { reloadCommand } from './commands/reload.js';
 import { statusCommand } from './commands/status.js';
 import { checkCommand } from './commands/check.js';
 import { asksForHelp, commandHelp, COMMANDS, mainHelp } from './help.js';
@@ -38,6 +39,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'sessions': return await sessionsCommand(rest);
       case 'daemon': return await daemonCommand(rest);
       case 'status': return await statusCommand(rest);
+      case 'reload': return await reloadCommand(rest);
       case 'attach': return await attachCommand(rest);
       case 'check': return await checkCommand(rest);
       default: throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see warren --help`);

@@ -24,8 +24,8 @@ export interface RunningDaemon {
 }
 
 
-/** `workspace`: more keys for every workspace's entry (importFrom, opencode, ...). */
-export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: string | null; gateway?: Record<string, unknown>; workspace?: Record<string, unknown>; args?: string[] } = {}): Promise<RunningDaemon> {
+/** `workspace`: more keys for every workspace's entry (importFrom, opencode, ...); `env`: more environment for the daemon. */
+export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: string | null; gateway?: Record<string, unknown>; workspace?: Record<string, unknown>; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningDaemon> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-daemon-'));
   const port = await freePort();
   const token = o.token === undefined ? 'test-token-for-the-gateway-0123' : o.token;
@@ -38,7 +38,7 @@ export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: st
     logLevel: 'debug',
   }));
   writeConfig(wss);
-  const child = spawn(process.execPath, ['dist/src/cli/main.js', 'daemon', '--config', configPath, '--socket', socket, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dist/src/cli/main.js', 'daemon', '--config', configPath, '--socket', socket, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
   let log = '';
   child.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
