@@ -90,6 +90,7 @@ t.test('--watch SECONDS redraws; a bad interval or workspace exits 2', async (t)
     t.equal(r.code, 2, args.join(' '));
     t.equal(r.stdout, '');
     t.match(r.stderr, /^warren: .*\n$/);
+    if (args[1] === 'abc') t.match(r.stderr, /no workspace "abc" .*; --watch takes seconds: --watch 5\n$/);
   }
 });
 

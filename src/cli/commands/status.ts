@@ -29,7 +29,7 @@ export interface StatusIo {
 }
 
 export async function statusCommand(argv: string[], io: StatusIo = processIo()): Promise<number> {
-  const { args, watch: watchArg } = takeWatch(argv);
+  const { args, watch: watchArg, wordAfterWatch } = takeWatch(argv);
   const { values, positionals } = parseArgs({
     args, allowPositionals: true, strict: true,
     options: { json: { type: 'boolean', default: false }, output: { type: 'string', short: 'o' }, socket: { type: 'string' }, interval: { type: 'string' } },
@@ -53,7 +53,8 @@ export async function statusCommand(argv: string[], io: StatusIo = processIo()):
     const w = s.workspaces.find((x) => x.name === name);
     if (!w) {
       const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
-      throw new UsageError(`the daemon on ${socketPath} has no workspace ${shown} (it has: ${s.workspaces.map((x) => x.name).join(', ') || 'none'})`);
+      const hint = name === wordAfterWatch ? '; --watch takes seconds: --watch 5' : '';
+      throw new UsageError(`the daemon on ${socketPath} has no workspace ${shown} (it has: ${s.workspaces.map((x) => x.name).join(', ') || 'none'})${hint}`);
     }
     return json ? `${JSON.stringify(w, null, 2)}\n` : formatStatusDetail(w, { width });
   };
@@ -138,9 +139,10 @@ async function watch(io: StatusIo, socketPath: string, intervalMs: number, rende
  * `--watch=0.5`. A following word that does not look like a number is left alone
  * (it is the workspace: `warren status --watch alpha`).
  */
-function takeWatch(argv: string[]): { args: string[]; watch: string | true | undefined } {
+function takeWatch(argv: string[]): { args: string[]; watch: string | true | undefined; wordAfterWatch?: string } {
   const args: string[] = [];
   let watch: string | true | undefined;
+  let wordAfterWatch: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') { args.push(...argv.slice(i)); break; }
@@ -149,11 +151,12 @@ function takeWatch(argv: string[]): { args: string[]; watch: string | true | und
     } else if (a === '--watch') {
       const next = argv[i + 1];
       watch = next !== undefined && /^[-+]?[\d.]+$/.test(next) ? (i++, next) : true;
+      if (watch === true && next !== undefined && !next.startsWith('-')) wordAfterWatch = next;
     } else {
       args.push(a);
     }
   }
-  return { args, watch };
+  return { args, watch, ...(wordAfterWatch !== undefined ? { wordAfterWatch } : {}) };
 }
 
 function intervalOf(watch: string | true | undefined, interval: string | undefined): number {
