@@ -34,7 +34,7 @@ t.test('warren status: JSON and table from the running daemon; a clear line with
     t.hasProps(w.tunnel, ['since', 'uptimeMs', 'keepaliveRttMs', 'openChannels', 'bytesIn', 'bytesOut', 'reconnects', 'nativeCrypto']);
     t.hasProps(w.opencode, ['version', 'port', 'starts', 'restarts', 'idleMs']);
   }
-  const table = await warren('status', '--socket', d.socket);
+  const table = await warren('status', '-o', 'wide', '--socket', d.socket);
   t.equal(table.code, 0);
   t.match(table.stdout, /^WORKSPACE +TARGET +TUNNEL +UPTIME +RTT +CHANNELS +IN\/OUT +RECONNECTS +OPENCODE +IDLE +LAST ERROR$/m);
   t.match(table.stdout, new RegExp(`^${one!.name} +${one!.user}@${one!.host.replace(/\./g, '\\.')}:22 +up `, 'm'));

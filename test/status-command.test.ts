@@ -133,8 +133,8 @@ t.test('the table, and the socket from $WARREN_SOCKET', async (t) => {
   const io = capture({ env: { WARREN_SOCKET: d.path } });
   t.equal(await statusCommand([], io), 0);
   const lines = io.stdout().trimEnd().split('\n');
-  t.match(lines[0], /^WORKSPACE +TARGET +TUNNEL +UPTIME +RTT +CHANNELS +IN\/OUT +RECONNECTS +OPENCODE +IDLE +LAST ERROR$/);
-  t.match(lines[1], /^alpha +workspace@10\.0\.0\.2:22 +up +1m05s +0\.8ms +1 +2\.0 KiB\/100 B +0 +running 1\.18\.33 +500ms +-$/);
+  t.match(lines[0], /^WORKSPACE +TUNNEL +RTT +OPENCODE +IDLE +LAST ERROR$/);
+  t.match(lines[1], /^alpha +up +0\.8ms +running 1\.18\.33 +500ms +-$/);
   t.match(lines[2], /^beta .* down .* connection refused$/);
   t.match(lines[3], /^daemon pid 99, warren 0\.1\.0, up \S+, gateway 127\.0\.0\.1:7391$/);
   t.equal(lines.length, 4);
@@ -168,7 +168,8 @@ t.test('no daemon: one line naming the socket, exit 1', async (t) => {
 });
 
 t.test('usage errors exit 2', async (t) => {
-  for (const argv of [['alpha'], ['--interval', '5'], ['--interval', 'soon'], ['--socket', '']]) {
+  for (const argv of [['alpha', 'beta'], ['--interval', '5'], ['--interval', 'soon'], ['--socket', ''], ['-o', 'yaml'],
+    ['--watch=abc'], ['--watch', '0'], ['--watch', '-1'], ['--watch=0.01'], ['--watch', '2', '--interval', '500']]) {
     const err = await statusCommand(argv, capture()).then(() => null, (e: unknown) => e);
     t.equal((err as WarrenError | null)?.code, 'WARREN_ERR_USAGE', argv.join(' '));
     t.equal((err as WarrenError | null)?.exitCode, 2);
@@ -241,7 +242,7 @@ t.test('--watch on a terminal redraws in place and gives the cursor back', async
   const stop = new AbortController();
   const io = capture({ tty: true, signal: stop.signal });
   const before = process.listenerCount('SIGINT');
-  const running = statusCommand(['--watch', '--interval', '100', '--socket', d.path], io);
+  const running = statusCommand(['--watch=0.1', '--socket', d.path], io);
   await waitFor('two frames', () => io.stdout().split('\x1b[H\x1b[2J').length >= 3);
   stop.abort();
   t.equal(await running, 0);
@@ -249,7 +250,7 @@ t.test('--watch on a terminal redraws in place and gives the cursor back', async
   t.ok(out.startsWith('\x1b[?25l'), 'cursor hidden first');
   t.ok(out.endsWith('\x1b[?25h'), 'cursor shown last');
   const frame = out.split('\x1b[H\x1b[2J')[1]!;
-  t.match(frame, /^warren status, every 100 ms, at \d\d:\d\d:\d\d \(Ctrl-C quits\)\n\nWORKSPACE /);
+  t.match(frame, /^warren status, every 0.1s, at \d\d:\d\d:\d\d \(Ctrl-C quits\)\n\nWORKSPACE /);
   t.equal(process.listenerCount('SIGINT'), before, 'signal handlers removed');
 });
 

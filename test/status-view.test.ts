@@ -3,6 +3,9 @@
 import t, { type Test } from 'tap';
 import type { BrokerStatus, WorkspaceStatus } from '../src/broker/status.js';
 import { formatStatusTable, formatBytes, formatDuration, formatRtt } from '../src/cli/status-view.js';
+import { formatStatusDetail } from '../src/cli/status-detail.js';
+import { displayWidth, sanitize, terminalWidth, truncateWidth, wrapWidth } from '../src/cli/text-width.js';
+import { formatTable } from '../src/cli/table.js';
 import { renderMetrics, escapeLabel } from '../src/broker/metrics.js';
 
 const NOW = Date.parse('2025-01-02T03:04:05.000Z');
@@ -54,8 +57,8 @@ t.test('units a person reads at a glance', async (t) => {
   t.equal(formatRtt(12), '12.0ms');
 });
 
-t.test('the table: columns in order, one row per workspace, footer', async (t) => {
-  const out = formatStatusTable(status, { color: false, now: NOW });
+t.test('-o wide: every column in order, one row per workspace, footer', async (t) => {
+  const out = formatStatusTable(status, { color: false, now: NOW, view: 'wide' });
   const [header, a, b, footer, ...rest] = lines(out);
   t.same(cols(header!), ['WORKSPACE', 'TARGET', 'TUNNEL', 'UPTIME', 'RTT', 'CHANNELS', 'IN/OUT', 'RECONNECTS', 'OPENCODE', 'IDLE', 'LAST ERROR']);
   t.same(cols(a!), ['alpha', 'workspace@10.0.0.2:22', 'up', '2h05m', '1.2ms', '3', '1.2 MiB/340 KiB', '2', 'running 1.18.33', '4m12s', '-']);
@@ -88,10 +91,10 @@ t.test('colour: tunnel green/yellow/red, a failed server red', async (t) => {
   t.equal(formatStatusTable(s, { color: true, now: NOW }).replace(/\x1b\[\d+m/g, ''), plain);
 });
 
-t.test('a long error is cut with an ellipsis to keep the table within 200 columns', async (t) => {
+t.test('-o wide: a long error is cut with an ellipsis to keep the table within 200 columns', async (t) => {
   const long = `cannot connect: ${'x'.repeat(400)}`;
   const s: BrokerStatus = { workspaces: [ws('alpha', { tunnel: { lastError: long, lastErrorAt: ago(90_000) } }), ws('beta')] };
-  const out = lines(formatStatusTable(s, { color: false, now: NOW }));
+  const out = lines(formatStatusTable(s, { color: false, now: NOW, view: 'wide' }));
   for (const l of out) t.ok(l.length <= 200, `${l.length} columns`);
   t.match(out[1]!, /1m30s ago: cannot connect: x+…$/);
   t.equal(out[1]!.length, 200, 'uses the room it has');
@@ -103,22 +106,82 @@ t.test('a long error is cut with an ellipsis to keep the table within 200 column
     tunnel: { lastError: long, lastErrorAt: ago(90_000), keepaliveRttMs: 1234.5, uptimeMs: 999 * 86_400_000, bytesIn: 1000 * 1024, bytesOut: 1000 * 1024 ** 3 },
     opencode: { state: 'starting', version: '1.18.33-beta.12' },
   })] };
-  const w = lines(formatStatusTable(wide, { color: false, now: NOW }));
+  const w = lines(formatStatusTable(wide, { color: false, now: NOW, view: 'wide' }));
   for (const l of w) t.ok(l.length <= 200, `${l.length} columns`);
   t.match(w[1]!, new RegExp(`^${'b'.repeat(63)}  docker exec[^…]*…  `), 'the name is never cut, the target is');
   t.match(w[1]!, /1m30s ago: \S+…$/);
-  // A narrower terminal: the error column gives way first.
-  const narrow = lines(formatStatusTable({ workspaces: [s.workspaces[0]!] }, { color: false, now: NOW, width: 150 }));
-  for (const l of narrow) t.ok(l.length <= 150, `${l.length} columns`);
-  t.match(narrow[1]!, /…$/);
+  // A wider terminal: the wide view uses it.
+  const wider = lines(formatStatusTable({ workspaces: [s.workspaces[0]!] }, { color: false, now: NOW, width: 250, view: 'wide' }));
+  t.equal(wider[1]!.length, 250);
 });
 
 t.test('control characters from the daemon never reach the terminal', async (t) => {
-  const s: BrokerStatus = { workspaces: [ws('alpha', { tunnel: { lastError: 'bad\x1b[2Jthing\nnext', lastErrorAt: null } })] };
-  const out = formatStatusTable(s, { color: false, now: NOW });
-  t.notMatch(out, /\x1b/);
+  const s: BrokerStatus = { workspaces: [ws('alpha', { tunnel: { lastError: 'bad\x1b[2Jthing\nnext\u202eevil', lastErrorAt: null } })] };
+  const out = formatStatusTable(s, { color: false, now: NOW, width: 120 });
+  t.notMatch(out, /[\x1b\u202e]/);
   t.equal(lines(out).length, 2);
-  t.match(out, /bad \[2Jthing next$/m);
+  t.match(out, /bad\\u001b\[2Jthing next\\u202eevil$/m, 'escapes shown, line breaks as spaces');
+});
+
+t.test('the default view: the columns an operator needs first, within the width, errors cut with a pointer', async (t) => {
+  const out = lines(formatStatusTable(status, { color: false, now: NOW }));
+  t.same(cols(out[0]!), ['WORKSPACE', 'TUNNEL', 'RTT', 'OPENCODE', 'IDLE', 'LAST ERROR']);
+  t.same(cols(out[1]!), ['alpha', 'up', '1.2ms', 'running 1.18.33', '4m12s', '-']);
+  t.match(out[2]!, /^beta +down +- +failed +- +12s ago: connection refused\b.*…$/);
+  t.equal(out[3], 'errors cut short: warren status <workspace> shows them whole');
+  for (const l of out) t.ok(displayWidth(l) <= 80, `${displayWidth(l)} columns: ${l}`);
+  t.equal(displayWidth(out[2]!), 80, 'the error uses the room there is');
+
+  // Narrow terminals and wide names (CJK: two columns a character): the name gives way, then IDLE and RTT go.
+  const cjk: BrokerStatus = { workspaces: [ws('工作区-东京-生产环境-一号机', { tunnel: { state: 'down', lastError: SECRET, lastErrorAt: ago(5000) } }), ws('beta')], daemon: status.daemon! };
+  for (const width of [80, 60, 50]) {
+    const n = lines(formatStatusTable(cjk, { color: false, now: NOW, width }));
+    for (const l of n) t.ok(displayWidth(l) <= width, `${width}: ${displayWidth(l)} columns: ${l}`);
+    t.match(n[1]!, /^工作区-[^ ]*… /, 'the name is cut by display width');
+  }
+  t.notMatch(lines(formatStatusTable(cjk, { color: false, now: NOW, width: 50 }))[0]!, /IDLE/);
+});
+
+t.test('the detail view: every field, errors whole with their times, wrapped under their key', async (t) => {
+  const long = `cannot connect to workspace@10.9.8.7:22: ${'connection refused '.repeat(6)}`.trim();
+  const w: WorkspaceStatus = {
+    ...ws('beta', { tunnel: { state: 'down', uptimeMs: null, keepaliveRttMs: null, lastError: long, lastErrorCode: 'WARREN_ERR_CONNECT', lastErrorAt: ago(12_000) } }),
+    recentErrors: [
+      { at: ago(12_000), source: 'tunnel', code: 'WARREN_ERR_CONNECT', message: 'refused\x1b[2J\nagain' },
+      { at: ago(60_000), source: 'opencode', code: null, message: 'exited with 1' },
+    ],
+  };
+  const out = formatStatusDetail(w, { now: NOW, width: 80 });
+  const l = lines(out);
+  for (const x of l) t.ok(displayWidth(x) <= 80, `${displayWidth(x)} columns: ${x}`);
+  t.equal(l[0], 'workspace:       beta');
+  t.match(out, /^tunnel: +down since 2025-01-02T02:04:05\.000Z \(1h00m ago\)$/m);
+  t.match(out, /^last error: +WARREN_ERR_CONNECT: cannot connect to workspace@10\.9\.8\.7:22:\n {17}connection refused/m);
+  t.match(out, /^last error at: +2025-01-02T03:03:53\.000Z \(12s ago\)$/m);
+  t.match(out, /^opencode: +running 1\.18\.33$/m);
+  t.match(out, /^messages: +10 \(1 failed, 2 in flight, 1s on average\)$/m);
+  t.match(out, /^recent errors \(newest first\):\n {2}2025-01-02T03:03:53\.000Z {2}tunnel WARREN_ERR_CONNECT: refused\\u001b\[2J again\n {2}2025-01-02T03:03:05\.000Z {2}opencode error: exited with 1\n$/m);
+  t.match(formatStatusDetail(ws('alpha'), { now: NOW }), /^recent errors: none$/m, 'a daemon without the history');
+});
+
+t.test('display width: sanitised, measured and cut in terminal columns', async (t) => {
+  t.equal(sanitize('a\nb\r\n\tc'), 'a b c', 'line breaks and tabs are a space');
+  t.equal(sanitize('x\x1b[31my\u009b\u202e\u200bz'), 'x\\u001b[31my\\u009b\\u202e\\u200bz', 'the rest a visible escape');
+  t.equal(sanitize(sanitize('\x1b\n')), sanitize('\x1b\n'), 'idempotent');
+  t.equal(displayWidth('日本語'), 6);
+  t.equal(displayWidth('e\u0301'), 1, 'a combining mark takes no column');
+  t.equal(displayWidth('👍'), 2);
+  t.equal(truncateWidth('日本語のタイトル', 7), '日本語…');
+  t.equal(truncateWidth('👨‍👩‍👧family', 3), '👨‍👩‍👧…', 'whole graphemes only');
+  t.equal(truncateWidth('short', 10), 'short');
+  t.same(wrapWidth('aaa bbb ccc', 7), ['aaa bbb', 'ccc']);
+  t.equal(terminalWidth({ isTTY: true, columns: 132 }, { COLUMNS: '50' }), 132);
+  t.equal(terminalWidth({ isTTY: false }, { COLUMNS: '50' }), 50);
+  t.equal(terminalWidth({}, { COLUMNS: 'wide' }), 80);
+  const table = lines(formatTable(['ID', 'TITLE', 'SOURCE'], [['a', '東京\nの話', 'server'], ['b', 'plain', 'server']]));
+  t.equal(table.length, 3, 'a line break in a cell does not split its row');
+  t.equal(table[1]!, 'a   東京 の話  server');
+  t.equal(displayWidth(table[1]!.slice(0, table[1]!.indexOf('server'))), table[2]!.indexOf('server'), 'aligned by display width');
 });
 
 t.test('no workspaces: one line', async (t) => {

@@ -18,6 +18,7 @@ import { RECONNECT_WAIT_MS } from '../opencode/across-drops.js';
 import { warrenVersion } from '../version.js';
 import { opencodeStatus, tunnelStatus, type BrokerStatus, type MessageStats, type WorkspaceStatus } from './status.js';
 import { WorkspaceRuntime } from './workspace.js';
+import { ErrorHistory } from './error-history.js';
 
 export interface BrokerOptions {
   logger?: Logger;
@@ -30,7 +31,7 @@ export interface BrokerOptions {
 
 export interface ReloadResult { added: string[]; removed: string[]; changed: string[]; unchanged: string[] }
 
-interface Entry { runtime: WorkspaceRuntime; stats: MessageStats; key: string }
+interface Entry { runtime: WorkspaceRuntime; stats: MessageStats; key: string; errors: ErrorHistory }
 
 export class Broker {
   private readonly entries = new Map<string, Entry>();
@@ -74,12 +75,13 @@ export class Broker {
   has(name: string): boolean { return this.entries.has(name); }
 
   status(): BrokerStatus {
-    const workspaces: WorkspaceStatus[] = [...this.entries.values()].map(({ runtime, stats }) => ({
+    const workspaces: WorkspaceStatus[] = [...this.entries.values()].map(({ runtime, stats, errors }) => ({
       name: runtime.name,
       target: runtime.link.target,
       tunnel: tunnelStatus(runtime.link.snapshot()),
       opencode: opencodeStatus(runtime.server.snapshot()),
       messages: { ...stats },
+      recentErrors: errors.list(),
     }));
     return { workspaces, daemon: { pid: process.pid, version: warrenVersion(), startedAt: this.startedAt, gateway: this.gatewayValue, runs: this.messages.registry.stats() } };
   }
@@ -178,7 +180,9 @@ export class Broker {
 
   private add(ws: WorkspaceConfig): void {
     const runtime = new WorkspaceRuntime(ws, { logger: this.log, handshakeLimiter: this.limiter });
-    this.entries.set(ws.name, { runtime, key: keyOf(ws), stats: { total: 0, failed: 0, inFlight: 0, durationMsSum: 0, durationCount: 0 } });
+    const errors = new ErrorHistory();
+    errors.watch(runtime);
+    this.entries.set(ws.name, { runtime, key: keyOf(ws), errors, stats: { total: 0, failed: 0, inFlight: 0, durationMsSum: 0, durationCount: 0 } });
     runtime.start();
   }
 }

@@ -3,6 +3,9 @@
 // {state}}); the rest is warren's and documented here field by field.
 import type { LinkSnapshot } from '../ssh/link.js';
 import type { ServerSnapshot } from '../opencode/server.js';
+import type { RecentError } from './error-history.js';
+
+export type { RecentError } from './error-history.js';
 
 /** The link's snapshot as operators read it: the spec's three states, the last error flattened. */
 export type TunnelStatus = Omit<LinkSnapshot, 'name' | 'target' | 'state' | 'lastError'> & {
@@ -23,6 +26,8 @@ export interface OpencodeStatus {
   restarts: number;
   adoptions: number;
   lastFailure: string | null;
+  /** When the last failure happened (ISO time), or null; absent from daemons before it was added. */
+  lastFailureAt?: string | null;
   /** Milliseconds without requests or streams while running, else null. */
   idleMs: number | null;
   activeStreams: number;
@@ -44,6 +49,8 @@ export interface WorkspaceStatus {
   tunnel: TunnelStatus;
   opencode: OpencodeStatus;
   messages: MessageStats;
+  /** The last few tunnel errors and server failures, newest first (at most 5). */
+  recentErrors?: RecentError[];
 }
 
 export interface DaemonStatus {
@@ -67,6 +74,6 @@ export function tunnelStatus(l: LinkSnapshot): TunnelStatus {
 export function opencodeStatus(s: ServerSnapshot): OpencodeStatus {
   return {
     state: s.state, version: s.version, port: s.port, pid: s.pid, starts: s.starts, restarts: s.restarts,
-    adoptions: s.adoptions, lastFailure: s.lastFailure?.message ?? null, idleMs: s.idleMs, activeStreams: s.activeStreams,
+    adoptions: s.adoptions, lastFailure: s.lastFailure?.message ?? null, lastFailureAt: s.lastFailure?.at ?? null, idleMs: s.idleMs, activeStreams: s.activeStreams,
   };
 }

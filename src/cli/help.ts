@@ -71,11 +71,18 @@ systemd unit's ExecReload runs this, so \`systemctl reload warren\` fails visibl
     examples: ['warren reload', 'systemctl reload warren'],
   },
   status: {
-    usage: 'warren status [workspace] [--json] [--watch [SECONDS]] [--socket PATH]',
+    usage: 'warren status [workspace] [--json | -o wide|json] [--watch [SECONDS]] [--socket PATH]',
     summary: 'ask the running daemon: tunnels, opencode servers, last errors',
-    about: 'Shows what the running daemon knows of each workspace. Starts nothing itself.',
-    options: [['--json', 'print the status as JSON (the gateway\'s /v1/workspaces objects)'], ['--watch [SECONDS]', 'redraw until interrupted'], SOCKET],
-    examples: ['warren status', 'warren status --watch', 'warren status --json | jq \'.workspaces[].tunnel.state\''],
+    about: `Shows what the running daemon knows of each workspace, in a table that fits the
+terminal (80 columns off a terminal, or $COLUMNS); a named workspace is shown in full,
+with its last errors and their times. Starts nothing itself.`,
+    options: [
+      ['--json, -o json', 'print the status as JSON (the gateway\'s /v1/workspaces objects)'],
+      ['-o wide', 'every column: target, uptime, channels, bytes, reconnects, version...'],
+      ['--watch [SECONDS]', 'redraw every SECONDS (default 2) until interrupted'],
+      SOCKET,
+    ],
+    examples: ['warren status', 'warren status alpha', 'warren status -o wide --watch 5', 'warren status --json | jq \'.workspaces[].tunnel.state\''],
   },
   attach: {
     usage: 'warren attach <workspace> [--session <id>] [--dir <path>] [--socket PATH]',

@@ -1,15 +1,38 @@
 // The `warren status` table: one row per workspace, in units a person reads at a
-// glance, and never wider than a terminal line of 200 columns.
+// glance, fitted to the terminal's width. By default the columns an operator needs
+// first; `wide` has every column. Cells are measured and cut in display columns.
 import type { BrokerStatus, WorkspaceStatus } from '../broker/status.js';
-import { formatTable } from './table.js';
+import { fitTable, formatTable, type Shrink } from './table.js';
+import { sanitize, truncateWidth } from './text-width.js';
 
-export const MAX_WIDTH = 200;
-const HEADER = ['WORKSPACE', 'TARGET', 'TUNNEL', 'UPTIME', 'RTT', 'CHANNELS', 'IN/OUT', 'RECONNECTS', 'OPENCODE', 'IDLE', 'LAST ERROR'];
-const COL = { target: 1, tunnel: 2, opencode: 8, error: 10 } as const;
-/** The narrowest LAST ERROR cell worth showing, even when the rest of the row is wide. */
-const MIN_ERROR_WIDTH = 16;
+type View = 'default' | 'wide';
+interface Column { header: string; cell: (w: WorkspaceStatus, now: number) => string }
+
+const COLUMNS = {
+  name: { header: 'WORKSPACE', cell: (w) => w.name },
+  target: { header: 'TARGET', cell: (w) => truncateWidth(sanitize(w.target), MAX_TARGET_WIDTH) },
+  tunnel: { header: 'TUNNEL', cell: (w) => w.tunnel.state },
+  uptime: { header: 'UPTIME', cell: (w) => (w.tunnel.uptimeMs === null ? '-' : formatDuration(w.tunnel.uptimeMs)) },
+  rtt: { header: 'RTT', cell: (w) => (w.tunnel.keepaliveRttMs === null ? '-' : formatRtt(w.tunnel.keepaliveRttMs)) },
+  channels: { header: 'CHANNELS', cell: (w) => String(w.tunnel.openChannels) },
+  bytes: { header: 'IN/OUT', cell: (w) => `${formatBytes(w.tunnel.bytesIn)}/${formatBytes(w.tunnel.bytesOut)}` },
+  reconnects: { header: 'RECONNECTS', cell: (w) => String(w.tunnel.reconnects) },
+  opencode: { header: 'OPENCODE', cell: (w) => (w.opencode.version === null ? w.opencode.state : `${w.opencode.state} ${truncateWidth(sanitize(w.opencode.version), MAX_VERSION_WIDTH)}`) },
+  idle: { header: 'IDLE', cell: (w) => (w.opencode.idleMs === null ? '-' : formatDuration(w.opencode.idleMs)) },
+  error: { header: 'LAST ERROR', cell: (w, now) => lastError(w, now) },
+} satisfies Record<string, Column>;
+type Key = keyof typeof COLUMNS;
+
+const LAYOUT: Record<View, { keys: Key[]; shrink: Array<[Key, number]>; drop: Key[] }> = {
+  // An error cut short points to the detail view; when that is not enough the name
+  // gives way (never below 10 columns), then the less urgent columns go.
+  default: { keys: ['name', 'tunnel', 'rtt', 'opencode', 'idle', 'error'], shrink: [['error', 24], ['name', 16], ['opencode', 9], ['name', 10], ['error', 8]], drop: ['idle', 'rtt'] },
+  // Every column, in at least WIDE_MIN_WIDTH columns: on a narrower terminal its lines
+  // wrap, as kubectl's -o wide does; it was asked for.
+  wide: { keys: Object.keys(COLUMNS) as Key[], shrink: [['error', 16], ['target', 10], ['name', 16], ['error', 8]], drop: [] },
+};
+const WIDE_MIN_WIDTH = 200;
 const MAX_TARGET_WIDTH = 40;
-const MIN_TARGET_WIDTH = 10;
 const MAX_VERSION_WIDTH = 12;
 
 const RESET = '\x1b[0m';
@@ -21,71 +44,49 @@ export interface StatusViewOptions {
   color: boolean;
   /** The clock "12s ago" is measured against (ms since the epoch); defaults to now. */
   now?: number;
-  /** Total width to fit in; defaults to (and never exceeds) 200 columns. */
+  /** Total width to fit in, in display columns; defaults to 80. */
   width?: number;
+  /** `default`: the columns an operator needs first; `wide`: all of them. */
+  view?: View;
 }
 
 export function formatStatusTable(status: BrokerStatus, o: StatusViewOptions): string {
   const now = o.now ?? Date.now();
-  const width = Math.min(o.width ?? MAX_WIDTH, MAX_WIDTH);
-  const footer = status.daemon ? `${formatFooter(status.daemon, now)}\n` : '';
+  const layout = LAYOUT[o.view ?? 'default'];
+  const width = o.view === 'wide' ? Math.max(o.width ?? 0, WIDE_MIN_WIDTH) : o.width ?? 80;
+  const footer = status.daemon ? `${truncateWidth(formatFooter(status.daemon, now), width)}\n` : '';
   if (status.workspaces.length === 0) return `no workspaces configured\n${footer}`;
 
-  const rows = status.workspaces.map((w) => row(w, now));
-  fitWidth(rows, width);
-
-  const style = o.color ? colorFor(status.workspaces) : undefined;
-  return formatTable(HEADER, rows, style) + footer;
-}
-
-/**
- * Every column but LAST ERROR is short and bounded; LAST ERROR gets what is left.
- * When that is too little, TARGET gives way first (the name is never cut: it is how
- * an operator tells the rows apart).
- */
-function fitWidth(rows: string[][], width: number): void {
-  const colWidth = (i: number) => Math.max(HEADER[i]!.length, ...rows.map((r) => r[i]!.length));
-  const fixed = () => HEADER.slice(0, -1).reduce((sum, _h, i) => sum + colWidth(i) + 2, 0);
-  let room = width - fixed();
-  if (room < MIN_ERROR_WIDTH) {
-    const target = Math.max(MIN_TARGET_WIDTH, colWidth(COL.target) - (MIN_ERROR_WIDTH - room));
-    for (const r of rows) r[COL.target] = truncate(r[COL.target]!, target);
-    room = Math.max(MIN_ERROR_WIDTH, width - fixed());
+  let keys = layout.keys;
+  let rows: string[][] = [];
+  for (let dropped = 0; ; dropped++) {
+    rows = status.workspaces.map((w) => keys.map((k) => COLUMNS[k].cell(w, now)));
+    const shrink: Shrink[] = layout.shrink.filter(([k]) => keys.includes(k)).map(([k, min]) => ({ col: keys.indexOf(k), min }));
+    if (fitTable(keys.map((k) => COLUMNS[k].header), rows, width, shrink) || dropped >= layout.drop.length) break;
+    keys = keys.filter((k) => k !== layout.drop[dropped]);
   }
-  for (const r of rows) r[COL.error] = truncate(r[COL.error]!, room);
-}
+  const errorCol = keys.indexOf('error');
+  const cut = status.workspaces.some((w, i) => sanitize(lastError(w, now)) !== rows[i]![errorCol]);
+  const hint = cut ? `${truncateWidth('errors cut short: warren status <workspace> shows them whole', width)}\n` : '';
 
-function row(w: WorkspaceStatus, now: number): string[] {
-  const t = w.tunnel;
-  const oc = w.opencode;
-  return [
-    clean(w.name),
-    truncate(clean(w.target), MAX_TARGET_WIDTH),
-    t.state,
-    t.uptimeMs === null ? '-' : formatDuration(t.uptimeMs),
-    t.keepaliveRttMs === null ? '-' : formatRtt(t.keepaliveRttMs),
-    String(t.openChannels),
-    `${formatBytes(t.bytesIn)}/${formatBytes(t.bytesOut)}`,
-    String(t.reconnects),
-    oc.version === null ? oc.state : `${oc.state} ${truncate(clean(oc.version), MAX_VERSION_WIDTH)}`,
-    oc.idleMs === null ? '-' : formatDuration(oc.idleMs),
-    lastError(w, now),
-  ];
+  const style = o.color ? colorFor(status.workspaces, keys) : undefined;
+  return formatTable(keys.map((k) => COLUMNS[k].header), rows, style) + hint + footer;
 }
 
 function lastError(w: WorkspaceStatus, now: number): string {
   const t = w.tunnel;
   if (t.lastError !== null) {
     const at = t.lastErrorAt === null ? NaN : Date.parse(t.lastErrorAt);
-    const msg = clean(t.lastError);
+    const msg = t.lastError;
     return Number.isNaN(at) ? msg : `${formatDuration(Math.max(0, now - at))} ago: ${msg}`;
   }
   // With the tunnel healthy, a failed server is the thing an operator needs explained.
-  if (w.opencode.state === 'failed' && w.opencode.lastFailure !== null) return `opencode: ${clean(w.opencode.lastFailure)}`;
+  if (w.opencode.state === 'failed' && w.opencode.lastFailure !== null) return `opencode: ${w.opencode.lastFailure}`;
   return '-';
 }
 
-function colorFor(wss: WorkspaceStatus[]): (cell: string, row: number, col: number) => string {
+function colorFor(wss: WorkspaceStatus[], keys: Key[]): (cell: string, row: number, col: number) => string {
+  const COL = { tunnel: keys.indexOf('tunnel'), opencode: keys.indexOf('opencode') };
   return (cell, r, c) => {
     const w = r === 0 ? undefined : wss[r - 1];
     if (!w) return cell;
@@ -101,7 +102,7 @@ function colorFor(wss: WorkspaceStatus[]): (cell: string, row: number, col: numb
 function formatFooter(d: NonNullable<BrokerStatus['daemon']>, now: number): string {
   const started = Date.parse(d.startedAt);
   const up = Number.isNaN(started) ? '' : `, up ${formatDuration(Math.max(0, now - started))}`;
-  return `daemon pid ${d.pid}, warren ${clean(d.version)}${up}, gateway ${d.gateway === null ? 'off' : clean(d.gateway)}`;
+  return `daemon pid ${d.pid}, warren ${sanitize(d.version)}${up}, gateway ${d.gateway === null ? 'off' : sanitize(d.gateway)}`;
 }
 
 /** 850ms, 12s, 4m12s, 2h05m, 3d4h: the two largest units, rounded down (uptime never overstated). */
@@ -132,15 +133,4 @@ export function formatBytes(n: number): string {
 
 export function formatRtt(ms: number): string {
   return Number.isFinite(ms) ? `${ms.toFixed(1)}ms` : '-';
-}
-
-/** Cuts to `max` columns, marking the cut with an ellipsis. */
-export function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, Math.max(0, max - 1))}…`;
-}
-
-/** Text from the daemon or a remote host never reaches the terminal as control codes. */
-function clean(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ');
 }

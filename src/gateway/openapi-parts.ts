@@ -91,6 +91,7 @@ export const schemas: Obj = {
       restarts: { type: 'integer' },
       adoptions: { type: 'integer' },
       lastFailure: { type: ['string', 'null'] },
+      lastFailureAt: { type: ['string', 'null'], format: 'date-time' },
       idleMs: { type: ['number', 'null'], description: 'Milliseconds without requests or streams while running, else null.' },
       activeStreams: { type: 'integer' },
     },
@@ -106,6 +107,13 @@ export const schemas: Obj = {
       messages: {
         type: 'object',
         properties: { total: { type: 'integer' }, failed: { type: 'integer' }, inFlight: { type: 'integer' }, durationMsSum: { type: 'number' }, durationCount: { type: 'integer' } },
+      },
+      recentErrors: {
+        type: 'array', maxItems: 5, description: 'The last few tunnel errors and server failures, newest first.',
+        items: {
+          type: 'object', required: ['at', 'source', 'code', 'message'],
+          properties: { at: { type: 'string', format: 'date-time' }, source: { enum: ['tunnel', 'opencode'] }, code: { type: ['string', 'null'] }, message: { type: 'string' } },
+        },
       },
     },
   },

@@ -19,19 +19,23 @@ export interface RunningDaemon {
   log(): string;
   headers(extra?: Record<string, string>): Record<string, string>;
   /** Rewrites the config file (the same workspaces shape as start) for a SIGHUP. */
-  writeConfig(wss: Workspace[]): void;
+  writeConfig(wss: Array<Pick<Workspace, 'name' | 'host' | 'port' | 'user' | 'privateKeyPath' | 'hostKeyFingerprint'>>): void;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 
-/** `workspace`: more keys for every workspace's entry (importFrom, opencode, ...); `env`: more environment for the daemon. */
-export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: string | null; gateway?: Record<string, unknown>; workspace?: Record<string, unknown>; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningDaemon> {
+/**
+ * `workspace`: more keys for every workspace's entry (importFrom, opencode, ...).
+ * `env`: more environment for the daemon.
+ * `waitUp`: the workspaces whose tunnels must be up before it returns (default: all).
+ */
+export async function startDaemon(t: Teardown, wss: Array<Pick<Workspace, 'name' | 'host' | 'port' | 'user' | 'privateKeyPath' | 'hostKeyFingerprint'>>, o: { token?: string | null; gateway?: Record<string, unknown>; workspace?: Record<string, unknown>; args?: string[]; waitUp?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningDaemon> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-daemon-'));
   const port = await freePort();
   const token = o.token === undefined ? 'test-token-for-the-gateway-0123' : o.token;
   const configPath = path.join(dir, 'config.json');
   const socket = path.join(dir, 'warren.sock');
-  const writeConfig = (list: Workspace[]) => fs.writeFileSync(configPath, JSON.stringify({
+  const writeConfig = (list: typeof wss) => fs.writeFileSync(configPath, JSON.stringify({
     workspaces: Object.fromEntries(list.map((w) => [w.name, { host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprint: w.hostKeyFingerprint, ...o.workspace }])),
     // Idempotency keys in the test's own directory, not the machine's /var/lib/warren.
     gateway: { listen: `127.0.0.1:${port}`, ...(token ? { token } : { tokenFile: path.join(dir, 'token') }), stateDir: path.join(dir, 'state'), ...o.gateway },
@@ -66,8 +70,8 @@ export async function startDaemon(t: Teardown, wss: Workspace[], o: { token?: st
   };
   await waitFor('every tunnel up', async () => {
     const r = await fetch(`${d.base}/v1/workspaces`, { headers: d.headers() });
-    const body = await r.json() as { workspaces: Array<{ tunnel: { state: string } }> };
-    return body.workspaces.every((w) => w.tunnel.state === 'up');
+    const body = await r.json() as { workspaces: Array<{ name: string; tunnel: { state: string } }> };
+    return body.workspaces.every((w) => w.tunnel.state === 'up' || (o.waitUp !== undefined && !o.waitUp.includes(w.name)));
   }, { timeoutMs: 15_000 });
   return d;
 }

@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { UsageError } from '../../errors.js';
 import { WorkspaceRuntime } from '../../broker/workspace.js';
 import { cliLogger, loadFor, pickWorkspace } from '../context.js';
-import { formatTable } from '../table.js';
+import { fitTable, formatTable } from '../table.js';
+import { terminalWidth } from '../text-width.js';
 
 export async function sessionsCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -23,8 +24,11 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
     } else if (rows.length === 0) {
       process.stdout.write(`no sessions in workspace ${wsConfig.name}\n`);
     } else {
-      process.stdout.write(formatTable(['ID', 'UPDATED', 'DIRECTORY', 'TITLE', 'SOURCE'],
-        rows.map((r) => [r.id, r.updated.replace('T', ' ').slice(0, 19), r.directory, r.title, r.source])));
+      const header = ['ID', 'UPDATED', 'DIRECTORY', 'TITLE', 'SOURCE'];
+      const cells = rows.map((r) => [r.id, r.updated.replace('T', ' ').slice(0, 19), r.directory, r.title, r.source]);
+      // On a terminal, titles then directories are cut to fit its width; a pipe gets them whole.
+      if (process.stdout.isTTY) fitTable(header, cells, terminalWidth(process.stdout, process.env), [{ col: 3, min: 24 }, { col: 2, min: 24 }, { col: 4, min: 12 }, { col: 3, min: 12 }]);
+      process.stdout.write(formatTable(header, cells));
     }
     return 0;
   } finally {

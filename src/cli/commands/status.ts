@@ -1,17 +1,20 @@
-// `warren status [--json] [--watch] [--socket PATH] [--interval MS]`: asks the running
-// daemon over its control socket and shows what it says. Never starts anything itself.
+// `warren status [<workspace>] [--json | -o wide|json] [--watch [SECONDS]] [--socket PATH]`:
+// asks the running daemon over its control socket and shows what it says. Never
+// starts anything itself. `--interval MS` is kept, unlisted, for scripts of before.
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ControlError, UsageError, WarrenError } from '../../errors.js';
 import { askDaemon } from '../../broker/control-client.js';
 import { defaultSocketPath } from '../../broker/control-path.js';
 import type { BrokerStatus } from '../../broker/status.js';
-import { formatStatusTable, MAX_WIDTH } from '../status-view.js';
+import { formatStatusTable } from '../status-view.js';
+import { formatStatusDetail } from '../status-detail.js';
+import { terminalWidth } from '../text-width.js';
 
 export { askDaemon, noDaemonError } from '../../broker/control-client.js';
 
-const USAGE = 'usage: warren status [--json] [--watch] [--socket PATH] [--interval MS]';
-const DEFAULT_INTERVAL_MS = 1000;
+const USAGE = 'usage: warren status [<workspace>] [--json | -o wide|json] [--watch [SECONDS]] [--socket PATH]';
+const DEFAULT_INTERVAL_MS = 2000;
 const HIDE_CURSOR = '\x1b[?25l';
 const SHOW_CURSOR = '\x1b[?25h';
 const CLEAR = '\x1b[H\x1b[2J';
@@ -26,25 +29,41 @@ export interface StatusIo {
 }
 
 export async function statusCommand(argv: string[], io: StatusIo = processIo()): Promise<number> {
+  const { args, watch: watchArg, wordAfterWatch } = takeWatch(argv);
   const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true, strict: true,
-    options: { json: { type: 'boolean', default: false }, watch: { type: 'boolean', default: false }, socket: { type: 'string' }, interval: { type: 'string' } },
+    args, allowPositionals: true, strict: true,
+    options: { json: { type: 'boolean', default: false }, output: { type: 'string', short: 'o' }, socket: { type: 'string' }, interval: { type: 'string' } },
   });
-  if (positionals.length > 0) throw new UsageError(USAGE);
+  if (positionals.length > 1) throw new UsageError(USAGE);
   if (values.socket === '') throw new UsageError('--socket needs a path');
-  const intervalMs = intervalOf(values.interval);
+  if (values.output !== undefined && values.output !== 'wide' && values.output !== 'json') {
+    throw new UsageError(`-o takes wide or json, not ${JSON.stringify(values.output)}; ${USAGE}`);
+  }
+  const json = values.json || values.output === 'json';
+  const intervalMs = intervalOf(watchArg, values.interval);
   const socketPath = values.socket ?? defaultSocketPath(io.env);
   const tty = io.out.isTTY === true;
   const color = tty && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
-  const render = (s: BrokerStatus) => (values.json
-    ? `${JSON.stringify(s, null, 2)}\n`
-    : formatStatusTable(s, { color, width: tty && io.out.columns ? Math.min(io.out.columns, MAX_WIDTH) : MAX_WIDTH }));
+  const name = positionals[0];
+  const render = (s: BrokerStatus) => {
+    const width = terminalWidth(io.out, io.env);
+    if (name === undefined) {
+      return json ? `${JSON.stringify(s, null, 2)}\n` : formatStatusTable(s, { color, width, view: values.output === 'wide' ? 'wide' : 'default' });
+    }
+    const w = s.workspaces.find((x) => x.name === name);
+    if (!w) {
+      const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+      const hint = name === wordAfterWatch ? '; --watch takes seconds: --watch 5' : '';
+      throw new UsageError(`the daemon on ${socketPath} has no workspace ${shown} (it has: ${s.workspaces.map((x) => x.name).join(', ') || 'none'})${hint}`);
+    }
+    return json ? `${JSON.stringify(w, null, 2)}\n` : formatStatusDetail(w, { width });
+  };
 
-  if (!values.watch) {
+  if (watchArg === undefined) {
     io.out.write(render(await fetchStatus(socketPath)));
     return 0;
   }
-  return watch(io, socketPath, intervalMs, render, values.json);
+  return watch(io, socketPath, intervalMs, render, json);
 }
 
 /** One request, the shape checked so a foreign reply fails with a message rather than a TypeError. */
@@ -74,13 +93,15 @@ async function watch(io: StatusIo, socketPath: string, intervalMs: number, rende
   }
   try {
     let printed = false;
-    while (!stop.signal.aborted) {
+    for (let first = true; !stop.signal.aborted; first = false) {
       const started = Date.now();
       let frame: string;
       try {
         frame = render(await fetchStatus(socketPath, stop.signal));
       } catch (err) {
         if (!(err instanceof WarrenError)) throw err;
+        // A workspace the daemon does not have is a mistake in the command, not a passing state.
+        if (first && err instanceof UsageError) throw err;
         if (stop.signal.aborted) break;
         // The daemon may be restarting: say so in the frame and keep asking.
         if (json && !tty) {
@@ -92,7 +113,7 @@ async function watch(io: StatusIo, socketPath: string, intervalMs: number, rende
       }
       if (tty) {
         const when = new Date().toTimeString().slice(0, 8);
-        io.out.write(`${CLEAR}warren status, every ${intervalMs} ms, at ${when} (Ctrl-C quits)\n\n${frame}`);
+        io.out.write(`${CLEAR}warren status, every ${intervalMs / 1000}s, at ${when} (Ctrl-C quits)\n\n${frame}`);
       } else if (frame !== '') {
         // Frames in a pipe or file are separated by one blank line.
         io.out.write(printed ? `\n${frame}` : frame);
@@ -113,10 +134,41 @@ async function watch(io: StatusIo, socketPath: string, intervalMs: number, rende
   return 0;
 }
 
-function intervalOf(v: string | undefined): number {
-  if (v === undefined) return DEFAULT_INTERVAL_MS;
-  const n = /^\d+$/.test(v) ? Number(v) : NaN;
-  if (!(n >= 100 && n <= 3_600_000)) throw new UsageError(`--interval must be a whole number of milliseconds from 100 to 3600000, not ${JSON.stringify(v)}`);
+/**
+ * `--watch` and its optional seconds taken out of argv: `--watch`, `--watch 5`,
+ * `--watch=0.5`. A following word that does not look like a number is left alone
+ * (it is the workspace: `warren status --watch alpha`).
+ */
+function takeWatch(argv: string[]): { args: string[]; watch: string | true | undefined; wordAfterWatch?: string } {
+  const args: string[] = [];
+  let watch: string | true | undefined;
+  let wordAfterWatch: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { args.push(...argv.slice(i)); break; }
+    if (a.startsWith('--watch=')) {
+      watch = a.slice('--watch='.length);
+    } else if (a === '--watch') {
+      const next = argv[i + 1];
+      watch = next !== undefined && /^[-+]?[\d.]+$/.test(next) ? (i++, next) : true;
+      if (watch === true && next !== undefined && !next.startsWith('-')) wordAfterWatch = next;
+    } else {
+      args.push(a);
+    }
+  }
+  return { args, watch, ...(wordAfterWatch !== undefined ? { wordAfterWatch } : {}) };
+}
+
+function intervalOf(watch: string | true | undefined, interval: string | undefined): number {
+  if (typeof watch === 'string') {
+    if (interval !== undefined) throw new UsageError('give the watch interval once: --watch SECONDS');
+    const n = /^\d*\.?\d+$/.test(watch) ? Number(watch) : NaN;
+    if (!(n >= 0.1 && n <= 86_400)) throw new UsageError(`--watch takes seconds from 0.1 to 86400 (--watch 5, --watch=0.5), not ${JSON.stringify(watch)}`);
+    return Math.round(n * 1000);
+  }
+  if (interval === undefined) return DEFAULT_INTERVAL_MS;
+  const n = /^\d+$/.test(interval) ? Number(interval) : NaN;
+  if (!(n >= 100 && n <= 3_600_000)) throw new UsageError(`--interval must be a whole number of milliseconds from 100 to 3600000, not ${JSON.stringify(interval)}`);
   return n;
 }
 
