@@ -126,7 +126,7 @@ export const CALL_BOUND_MS = RECONNECT_WAIT_MS + START_TIMEOUT_MS + 10_000 + CHA
 
 function configOf(wss: Workspace[]): WarrenConfig {
   const workspaces = new Map<string, WorkspaceConfig>(wss.map((w) => [w.name, {
-    name: w.name, host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprint: w.hostKeyFingerprint,
+    name: w.name, host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprints: [w.hostKeyFingerprint],
     importFrom: [], transport: { kind: 'tcp' }, keepalive: { intervalMs: 1000, timeoutMs: 1800 },
     opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: START_TIMEOUT_MS },
   }]));

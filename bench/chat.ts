@@ -13,7 +13,7 @@ import { execCurl } from './exec-curl.js';
 
 function configOf(ws: Workspace): WorkspaceConfig {
   return {
-    name: ws.name, host: ws.host, port: ws.port, user: ws.user, privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint,
+    name: ws.name, host: ws.host, port: ws.port, user: ws.user, privateKeyPath: ws.privateKeyPath, hostKeyFingerprints: [ws.hostKeyFingerprint],
     importFrom: [], transport: { kind: 'tcp' }, keepalive: { intervalMs: 1000, timeoutMs: 1800 },
     opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000 },
   };

@@ -85,7 +85,7 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
     daemon = await startDaemon(ws);
     const targetPid = Number(fs.readFileSync(path.join(ws.home, '.local', 'state', 'warren', `opencode-${OPENCODE_PORT}.pid`), 'utf8'));
     link = new Link({ name: ws.name, user: ws.user, transport: { kind: 'tcp', host: ws.host, port: ws.port },
-      privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint });
+      privateKeyPath: ws.privateKeyPath, hostKeyFingerprints: [ws.hostKeyFingerprint] });
     link.start();
     await link.waitForUp(10_000);
     const fwd = await sshL(ws, OPENCODE_PORT);

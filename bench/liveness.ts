@@ -20,7 +20,7 @@ export interface LivenessResult {
 
 function newLink(ws: Workspace): Link {
   return new Link({ name: ws.name, user: ws.user, transport: { kind: 'tcp', host: ws.host, port: ws.port },
-    privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint }).start();
+    privateKeyPath: ws.privateKeyPath, hostKeyFingerprints: [ws.hostKeyFingerprint] }).start();
 }
 
 /** performance.now() of every state change, in order. */

@@ -22,7 +22,7 @@ export interface ScaleResult {
 
 function configOf(wss: Workspace[]): WarrenConfig {
   const workspaces = new Map<string, WorkspaceConfig>(wss.map((w) => [w.name, {
-    name: w.name, host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprint: w.hostKeyFingerprint,
+    name: w.name, host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprints: [w.hostKeyFingerprint],
     importFrom: [], transport: { kind: 'tcp' }, keepalive: { intervalMs: 1000, timeoutMs: 1800 },
     opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000 },
   }]));

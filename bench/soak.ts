@@ -52,7 +52,7 @@ function slopePerMin(xs: Sample[], y: (s: Sample) => number): number {
 
 function configOf(wss: Workspace[], command: string[]): WarrenConfig {
   const workspaces = new Map<string, WorkspaceConfig>(wss.map((w, i) => [w.name, {
-    name: w.name, host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprint: w.hostKeyFingerprint,
+    name: w.name, host: w.host, port: w.port, user: w.user, privateKeyPath: w.privateKeyPath, hostKeyFingerprints: [w.hostKeyFingerprint],
     importFrom: [], transport: { kind: 'tcp' }, keepalive: { intervalMs: 1000, timeoutMs: 1800 },
     opencode: { port: OPENCODE_PORT, command: command[i]!, idleTimeoutMs: 600_000, startTimeoutMs: 60_000 },
   }]));

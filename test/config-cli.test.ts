@@ -47,7 +47,9 @@ const cases: Array<[string, string, string | null, RegExp]> = [
   ['empty token', edit((c) => { c.gateway.token = ''; }), 'gateway.token', /is empty/],
   ['an allowed origin with a path', edit((c) => { c.gateway.allowedOrigins = ['https://ui.example.com/app']; }), 'gateway.allowedOrigins[0]', /must be an origin, scheme:\/\/host\[:port\], without a path/],
   ['the null origin allowed', edit((c) => { c.gateway.allowedOrigins = ['https://ui.example.com', 'null']; }), 'gateway.allowedOrigins[1]', /cannot be "null"/],
-  ['broken JSON around the token', `{"workspaces": {}, "gateway": {"token": "${TOKEN}",}}`, null, /not valid JSON: comma before "}" .* at line 1, column \d+$/],
+  ['broken JSON around the token', `{"workspaces": {}, "gateway": {"token": "${TOKEN}" "x": 1}}`, null, /not valid JSON: expected "," or "}" at line 1, column \d+$/],
+  ['two mistakes: the first is told, and that there is another', edit((c) => { c.workspaces.alpha.port = '22'; c.gateway.listen = '0.0.0.0:1'; }),
+    'workspaces.alpha.port', /\(got "22"\) \(and 1 more problem; `warren check` lists them all\)$/],
   ['a shell command as the workspace name', `{"workspaces": {"$(touch /tmp/warren-canary-cfg)": ${alpha}}}`, 'workspaces["$(touch /tmp/warren-canary-cfg)"]', /not a valid workspace name/],
 ];
 

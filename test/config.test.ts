@@ -105,14 +105,14 @@ t.test('a full config loads, relative key paths resolve against its directory', 
   t.same(c.gateway, { listen: '127.0.0.1:7391', token: TOKEN, tokenFile: '/run/warren/token', stateDir: null, allowedOrigins: [] });
   t.same([...c.workspaces.keys()], ['alpha', 'beta-2.x_y'], 'file order');
   t.same(c.workspaces.get('alpha'), {
-    name: 'alpha', host: '10.0.0.2', port: 2222, user: 'workspace', privateKeyPath: keyFile, hostKeyFingerprint: FP,
+    name: 'alpha', host: '10.0.0.2', port: 2222, user: 'workspace', privateKeyPath: keyFile, hostKeyFingerprints: [FP],
     importFrom: ['/home/workspace/.local/share/other-opencode'],
     transport: { kind: 'tcp' },
     opencode: { port: 4100, command: '/usr/local/bin/opencode', idleTimeoutMs: 120_000, startTimeoutMs: 30_000 },
     keepalive: { intervalMs: 500, timeoutMs: 900 },
   });
   t.same(c.workspaces.get('beta-2.x_y'), {
-    name: 'beta-2.x_y', host: '', port: 22, user: 'dev', privateKeyPath: keyFile, hostKeyFingerprint: FP,
+    name: 'beta-2.x_y', host: '', port: 22, user: 'dev', privateKeyPath: keyFile, hostKeyFingerprints: [FP],
     importFrom: [],
     transport: { kind: 'command', argv: ['docker', 'exec', '-i', 'ctr', '/usr/sbin/sshd', '-i'] },
     opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000 },
@@ -222,7 +222,7 @@ t.test('unknown keys, with and without a suggestion', async (t) => {
   refuses(t, mut((c) => { c.frobnicate = 1; }), 'frobnicate', /unknown key \(known keys here: workspaces, gateway, logLevel, \$schema\)/);
   refuses(t, mut((c) => { c.workspaces.alpha.prot = 22; }), 'workspaces.alpha.prot', /did you mean "port"\?/);
   refuses(t, mut((c) => { c.workspaces.alpha.privatekeypath = 'x'; }), 'workspaces.alpha.privatekeypath', /did you mean "privateKeyPath"\?/);
-  refuses(t, mut((c) => { c.workspaces.alpha.hostKeyFingerprints = FP; }), 'workspaces.alpha.hostKeyFingerprints', /did you mean "hostKeyFingerprint"\?/);
+  refuses(t, mut((c) => { c.workspaces.alpha.hostkeyfingerprint = FP; }), 'workspaces.alpha.hostkeyfingerprint', /did you mean "hostKeyFingerprint"\?/);
   refuses(t, mut((c) => { c.workspaces.alpha.password = 'hunter2'; }), 'workspaces.alpha.password', /unknown key \(known keys here: host, port, /);
   refuses(t, mut((c) => { c.workspaces.alpha.opencode = { idleTimeout: 1000 }; }), 'workspaces.alpha.opencode.idleTimeout', /unknown key; did you mean "idleTimeoutMs"\?/);
   refuses(t, mut((c) => { c.workspaces.alpha.keepalive = { interval: 1000 }; }), 'workspaces.alpha.keepalive.interval', /unknown key/);
@@ -346,10 +346,13 @@ t.test('config files', async (t) => {
   const secretJson = `{\n  "workspaces": {},\n  "gateway": { "token": "${TOKEN}" ,, }\n}\n`;
   const f = writeConfig(secretJson);
   refusesFile(t, f, null, /not valid JSON: expected a key in double quotes at line 3, column 58$/);
-  refusesFile(t, writeConfig('{"workspaces": {"a": 1,}}'), null, /comma before "}" .* at line 1, column 24/);
-  refusesFile(t, writeConfig('{\n  // comment\n}'), null, /JSON allows no comments at line 2, column 3/);
-  refusesFile(t, writeConfig('{"a": 1 /* c */}'), null, /JSON allows no comments at line 1, column 9/);
-  refusesFile(t, writeConfig('{"a": /* c */ 1}'), null, /JSON allows no comments at line 1, column 7/);
+  // Comments and one trailing comma are JSONC (test/config-jsonc.test.ts); two commas are not.
+  refusesFile(t, writeConfig('{"workspaces": {"a": 1,,}}'), null, /expected a key in double quotes at line 1, column 24/);
+  refusesFile(t, writeConfig('{\n  /* never closed\n}'), null, /comment never closed .* at line 2, column 3/);
+  refusesFile(t, writeConfig('{"a": 1 "b": 2}'), null, /expected "," or "}" at line 1, column 9/);
+  refusesFile(t, writeConfig('{"a" 1}'), null, /expected ":" after the key at line 1, column 6/);
+  refusesFile(t, writeConfig('{"a": tru}'), null, /expected a value .* at line 1, column 7/);
+  refusesFile(t, writeConfig('{"a": \'x\'}'), null, /strings need double quotes at line 1, column 7/);
   refusesFile(t, writeConfig("{'a': 1}"), null, /keys need double quotes at line 1, column 2/);
   refusesFile(t, writeConfig('{"a": "x\ny"}'), null, /control character in string .* at line 1, column 9/);
   refusesFile(t, writeConfig('{"a": 1} x'), null, /unexpected text after the JSON value at line 1, column 10/);
@@ -364,7 +367,7 @@ t.test('config files', async (t) => {
   refusesFile(t, writeConfig(mut((c) => { c.workspaces.alpha.port = '22'; })), 'workspaces.alpha.port', /\(got "22"\)/);
   // A BOM from a Windows editor is not an error.
   t.equal(loadConfig(writeConfig(`\ufeff${JSON.stringify(minimal())}`)).workspaces.size, 1);
-  // Deeper than the scanner's stack: still a ConfigError.
+  // Deeper than the parser's stack: still a ConfigError.
   refusesFile(t, writeConfig(`${'['.repeat(200_000)}${']'.repeat(199_999)}`), null, /not valid JSON/);
   try {
     loadConfig(f);

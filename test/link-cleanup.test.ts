@@ -39,7 +39,7 @@ async function useEverything(link: Link) {
 t.test('close leaves no sockets, timers or processes', async (t) => {
   const baseline = resources();
   const link = new Link({ name: ws.name, user: ws.user, transport: { kind: 'tcp', host: ws.host, port: ws.port },
-    privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint });
+    privateKeyPath: ws.privateKeyPath, hostKeyFingerprints: [ws.hostKeyFingerprint] });
   const { dispatcher, fwd } = await useEverything(link);
   t.ok(link.snapshot().openChannels > 0, 'channels are open before close');
   await fwd.close();
@@ -54,7 +54,7 @@ t.test('close leaves no sockets, timers or processes', async (t) => {
 t.test('close on a frozen peer returns promptly and leaves nothing', async (t) => {
   const baseline = resources();
   const link = new Link({ name: ws.name, user: ws.user, transport: { kind: 'command', argv: ws.sshdInetdArgv() },
-    privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint });
+    privateKeyPath: ws.privateKeyPath, hostKeyFingerprints: [ws.hostKeyFingerprint] });
   const { dispatcher, fwd } = await useEverything(link);
   await ws.freeze();
   t.teardown(() => ws.thaw());

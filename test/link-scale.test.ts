@@ -18,7 +18,7 @@ t.test('60 links connecting at once to one sshd: all up, none dropped, the cap h
   };
   const links = Array.from({ length: 60 }, (_, i) => new Link({
     name: `crowd-${i}`, user: ws.user, transport: { kind: 'tcp', host: ws.host, port: ws.port },
-    privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint, handshakeLimiter: limiter,
+    privateKeyPath: ws.privateKeyPath, hostKeyFingerprints: [ws.hostKeyFingerprint], handshakeLimiter: limiter,
   }));
   t.teardown(() => Promise.all(links.map((l) => l.close())));
   for (const l of links) l.start();

@@ -24,7 +24,7 @@ t.test('stdio transport: SSH over sshd -i', async (t) => {
 });
 
 t.test('stdio transport with a host key other than the pinned one never comes up', async (t) => {
-  const link = linkTo(t, ws, { transport: { kind: 'command', argv: ws.sshdInetdArgv() }, hostKeyFingerprint: `SHA256:${'B'.repeat(43)}` });
+  const link = linkTo(t, ws, { transport: { kind: 'command', argv: ws.sshdInetdArgv() }, hostKeyFingerprints: [`SHA256:${'B'.repeat(43)}`] });
   const down = nextState(link, 'down', 10_000);
   link.start();
   t.equal((await down).error?.code, 'WARREN_ERR_HOST_KEY_MISMATCH');
@@ -47,7 +47,7 @@ t.test('jump host: a link through another link\'s forwarded channel', { skip: !w
   await outer.waitForUp(10_000);
   const inner = new Link({
     name: `${ws.name}-inner`, user: ws.user, transport: { kind: 'jump', via: outer, host: '127.0.0.1', port: 2222 },
-    privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint,
+    privateKeyPath: ws.privateKeyPath, hostKeyFingerprints: [ws.hostKeyFingerprint],
   });
   t.teardown(() => inner.close());
   inner.start();

@@ -13,7 +13,7 @@ t.teardown(() => ws.close());
 
 t.test('a host key other than the pinned one never connects, and says so', async (t) => {
   const wrong = 'SHA256:' + 'A'.repeat(43);
-  const link = linkTo(t, ws, { hostKeyFingerprint: wrong, backoff: { baseMs: 50, capMs: 200 } });
+  const link = linkTo(t, ws, { hostKeyFingerprints: [wrong], backoff: { baseMs: 50, capMs: 200 } });
   const states = recordStates(link);
   const before = fs.readFileSync(path.join(ws.dir, 'sshd.log'), 'utf8').split('\n').length;
   link.start();
@@ -30,9 +30,9 @@ t.test('a host key other than the pinned one never connects, and says so', async
 
 t.test('a malformed fingerprint is refused before anything connects', async (t) => {
   t.throws(() => new Link({ name: 'x', user: 'u', transport: { kind: 'tcp', host: ws.host, port: ws.port },
-    privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: 'md5:aa:bb' }), { code: 'WARREN_ERR_HOST_KEY_FORMAT', exitCode: 2, message: /is not a SHA256 fingerprint/ });
+    privateKeyPath: ws.privateKeyPath, hostKeyFingerprints: ['md5:aa:bb'] }), { code: 'WARREN_ERR_HOST_KEY_FORMAT', exitCode: 2, message: /each a SHA256 fingerprint/ });
   t.throws(() => new Link({ name: 'x', user: 'u', transport: { kind: 'tcp', host: ws.host, port: ws.port },
-    privateKeyPath: '/nonexistent/key', hostKeyFingerprint: ws.hostKeyFingerprint }), { code: 'WARREN_ERR_KEY_READ', message: /no such file/ });
+    privateKeyPath: '/nonexistent/key', hostKeyFingerprints: [ws.hostKeyFingerprint] }), { code: 'WARREN_ERR_KEY_READ', message: /no such file/ });
 });
 
 t.test('a wrong client key: a clear auth error, and backoff instead of a hot loop', async (t) => {

@@ -99,7 +99,7 @@ t.test('the documented use: a config, a broker, a message, the SDK client, the e
   const broken = path.join(dir, 'broken.json');
   fs.writeFileSync(broken, JSON.stringify({ workspaces: { [ws.name]: { ...json.workspaces[ws.name], hostKeyFingerprint: 'md5:aa:bb' } } }));
   t.throws(() => createBroker(broken), { code: 'WARREN_ERR_CONFIG', message: /hostKeyFingerprint/ });
-  const byHand: WarrenConfig = { ...config, workspaces: new Map([[ws.name, { ...config.workspaces.get(ws.name)!, hostKeyFingerprint: 'md5:aa:bb' }]]) };
+  const byHand: WarrenConfig = { ...config, workspaces: new Map([[ws.name, { ...config.workspaces.get(ws.name)!, hostKeyFingerprints: ['md5:aa:bb'] }]]) };
   t.throws(() => createBroker(byHand), HostKeyFormatError);
   t.throws(() => createBroker(byHand), { code: 'WARREN_ERR_HOST_KEY_FORMAT', exitCode: 2 });
 });

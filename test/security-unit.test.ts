@@ -60,7 +60,7 @@ t.test('host keys: no setting accepts an unpinned or unchecked key, and a link c
   const wishes: Array<[string, unknown]> = [
     ['strictHostKeyChecking', 'no'], ['StrictHostKeyChecking', false], ['acceptAnyHostKey', true], ['insecure', true],
     ['knownHosts', '/dev/null'], ['knownHostsFile', '/dev/null'], ['trustOnFirstUse', true], ['tofu', true], ['hostKey', 'any'],
-    ['hostKeyFingerprints', [FP]], ['skipHostKeyCheck', true], ['hostVerifier', 'none'], ['verifyHostKey', false],
+    ['skipHostKeyCheck', true], ['hostVerifier', 'none'], ['verifyHostKey', false],
   ];
   for (const [k, v] of wishes) {
     t.throws(() => validateConfig({ workspaces: { a: { ...base().workspaces.a, [k]: v } } }, { baseDir: dir, path: null }),
@@ -71,13 +71,21 @@ t.test('host keys: no setting accepts an unpinned or unchecked key, and a link c
   for (const fp of [null, '', '*', 'any', 'none', 'SHA256:*', 'SHA256:', FP.toLowerCase()]) {
     t.throws(() => validateConfig({ workspaces: { a: { ...base().workspaces.a, hostKeyFingerprint: fp } } }, { baseDir: dir, path: null }),
       { code: 'WARREN_ERR_CONFIG', message: /^config error at workspaces\.a\.hostKeyFingerprint: / }, `fingerprint ${JSON.stringify(fp)}`);
+    const { hostKeyFingerprint: _, ...unpinned } = base().workspaces.a;
+    t.throws(() => validateConfig({ workspaces: { a: { ...unpinned, hostKeyFingerprints: [FP, fp] } } }, { baseDir: dir, path: null }),
+      { code: 'WARREN_ERR_CONFIG', message: /^config error at workspaces\.a\.hostKeyFingerprints\[1\]: / }, `fingerprints [FP, ${JSON.stringify(fp)}]`);
+  }
+  const { hostKeyFingerprint: _, ...unpinned } = base().workspaces.a;
+  for (const fps of [[], null, FP, {}]) {
+    t.throws(() => validateConfig({ workspaces: { a: { ...unpinned, hostKeyFingerprints: fps } } }, { baseDir: dir, path: null }),
+      { code: 'WARREN_ERR_CONFIG', message: /^config error at workspaces\.a\.hostKeyFingerprints: / }, `fingerprints ${JSON.stringify(fps)}`);
   }
   // The loaded config's every key, so a new one cannot slip in without this list changing.
   const loaded = validateConfig(base(), { baseDir: dir, path: null }).workspaces.get('a')!;
-  t.same(Object.keys(loaded).sort(), ['hostKeyFingerprint', 'host', 'importFrom', 'keepalive', 'name', 'opencode', 'port', 'privateKeyPath', 'transport', 'user'].sort());
+  t.same(Object.keys(loaded).sort(), ['hostKeyFingerprints', 'host', 'importFrom', 'keepalive', 'name', 'opencode', 'port', 'privateKeyPath', 'transport', 'user'].sort());
   // The library's Link, bypassing the config: no pin, no link.
-  for (const fp of [undefined, '', '*', 'SHA256:']) {
-    t.throws(() => new Link({ name: 'x', user: 'u', transport: { kind: 'tcp', host: '127.0.0.1', port: 1 }, privateKeyPath: keyFile, hostKeyFingerprint: fp as string }),
+  for (const fp of [undefined, null, FP, [], [''], ['*'], ['SHA256:'], [FP, '*']]) {
+    t.throws(() => new Link({ name: 'x', user: 'u', transport: { kind: 'tcp', host: '127.0.0.1', port: 1 }, privateKeyPath: keyFile, hostKeyFingerprints: fp as string[] }),
       { code: 'WARREN_ERR_HOST_KEY_FORMAT', exitCode: 2 }, `Link with ${JSON.stringify(fp)}`);
   }
 });
@@ -92,11 +100,14 @@ t.test('host keys in the source: one ssh2 client, always with the pinned-key ver
   }
   const connect = fs.readFileSync(path.join(src, 'ssh', 'connect.ts'), 'utf8');
   t.equal(connect.match(/client\.connect\(/g)?.length, 1, 'one connect call');
-  t.match(connect, /hostVerifier: \(key: Buffer\) => \{\s*const actual = fingerprintOf\(key\);\s*if \(fingerprintsEqual\(actual, o\.hostKeyFingerprint\)\) return true;/,
-    'which returns true only for the pinned fingerprint');
+  t.match(connect, /hostVerifier: \(key: Buffer\) => \{\s*const actual = fingerprintOf\(key\);\s*if \(pinned\(actual, o\.hostKeyFingerprints\)\) return true;/,
+    'which returns true only for a pinned fingerprint');
+  const pins = fs.readFileSync(path.join(src, 'host-key.ts'), 'utf8');
+  t.match(pins, /export function pinned\(actual: string, pins: readonly string\[\]\): boolean \{\s*return pins\.some\(\(pin\) => fingerprintsEqual\(actual, pin\)\);/,
+    'one of the pins, each compared whole');
   const link = fs.readFileSync(path.join(src, 'ssh', 'link.ts'), 'utf8');
   t.equal(link.match(/connectClient\(/g)?.length, 1, 'links connect in one place');
-  t.match(link, /if \(!isFingerprint\(o\.hostKeyFingerprint\)\) \{\s*throw [\s\S]*hostKeyFingerprint: o\.hostKeyFingerprint,/,
+  t.match(link, /if \(!Array\.isArray\(o\.hostKeyFingerprints\) \|\| o\.hostKeyFingerprints\.length === 0 \|\| !o\.hostKeyFingerprints\.every\(isFingerprint\)\) \{\s*throw [\s\S]*hostKeyFingerprints: \[\.\.\.o\.hostKeyFingerprints\],/,
     'and the fingerprint it pins is the link\'s own, checked first');
 });
 

@@ -70,7 +70,7 @@ export class WorkspaceRuntime {
       : { kind: 'tcp', host: config.host, port: config.port };
     this.link = new Link({
       name: config.name, user: config.user, transport, privateKeyPath: config.privateKeyPath,
-      hostKeyFingerprint: config.hostKeyFingerprint, keepalive: config.keepalive, logger: this.log,
+      hostKeyFingerprints: config.hostKeyFingerprints, keepalive: config.keepalive, logger: this.log,
       ...(o.handshakeLimiter ? { handshakeLimiter: o.handshakeLimiter } : {}),
     });
     this.server = new OpencodeServer(this.link, {

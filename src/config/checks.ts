@@ -5,13 +5,16 @@
 // schema names these (its `loader` keyword); each runs after the schema's own rules pass.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fail, fsReason, got, printable, type At } from './messages.js';
+import { fail, fsReason, got, printable, type At, type ConfigProblem } from './messages.js';
 import { parseOrigin } from './origin.js';
+import { fingerprintOfPublicKeyLine } from '../host-key.js';
 import type { CheckName, HintName, KeyCheckName } from './schema.js';
 
 export interface CheckContext {
   /** What relative paths in the file are relative to: the config file's directory. */
   baseDir: string;
+  /** Every problem found so far, in the order the walker met them. */
+  problems: ConfigProblem[];
 }
 
 // sun_path is 108 bytes on Linux, one of them the terminating NUL.
@@ -24,13 +27,13 @@ export const CHECKS: Record<CheckName, (s: string, at: At, cx: CheckContext) => 
     try {
       fs.accessSync(abs, fs.constants.R_OK);
     } catch (err) {
-      fail(at, `cannot read ${printable(abs)}: ${fsReason(err)}`, err);
+      fail(at, `cannot read ${printable(abs)}: ${fsReason(err)}`);
     }
     let st: fs.Stats;
     try {
       st = fs.statSync(abs);
     } catch (err) {
-      fail(at, `cannot read ${printable(abs)}: ${fsReason(err)}`, err);
+      fail(at, `cannot read ${printable(abs)}: ${fsReason(err)}`);
     }
     if (st.isDirectory()) fail(at, `${printable(abs)} is a directory, not a private key file`);
     if (!st.isFile()) fail(at, `${printable(abs)} is not a regular file`);
@@ -76,8 +79,17 @@ export const KEY_CHECKS: Record<KeyCheckName, (key: string, before: readonly str
 };
 
 /** What a value that failed its pattern probably is, appended to the pattern's message. */
-export const HINTS: Record<HintName, (s: string) => string> = {
-  fingerprint(s) {
+export const HINTS: Record<HintName, (s: string, at: At) => string> = {
+  fingerprint(s, at) {
+    // A pasted public key (known_hosts, ssh-keyscan, a .pub file): its fingerprint is
+    // computed here and told, not accepted, so the file always says what is pinned in
+    // the one form ssh-keygen -lf and the mismatch error print.
+    const computed = fingerprintOfPublicKeyLine(s);
+    if (computed !== null) {
+      const key = at.at(-1);
+      const write = typeof key === 'string' ? `"${key}": "${computed}"` : `"${computed}" in the list`;
+      return `; this is a public key (a known_hosts, ssh-keyscan or .pub line), not its fingerprint: write ${write}`;
+    }
     if (/^(MD5:)?([0-9a-f]{2}:){15}[0-9a-f]{2}$/i.test(s)) return '; this is an MD5 fingerprint: print the SHA256 one with ssh-keygen -lf -E sha256 <public key file>';
     if (/^[A-Za-z0-9+/]{43}$/.test(s)) return '; the "SHA256:" prefix is missing';
     if (/^sha256:[A-Za-z0-9+/]{43}$/i.test(s)) return '; write the prefix as "SHA256:"';

@@ -11,7 +11,7 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 // Keywords whose value is a schema, or a map or list of schemas: where `loader` can be.
 const SCHEMA = ['items', 'propertyNames', 'if', 'then', 'else'];
 const SCHEMA_MAP = ['properties', 'patternProperties'];
-const SCHEMA_LIST = ['allOf', 'anyOf'];
+const SCHEMA_LIST = ['allOf', 'anyOf', 'oneOf'];
 
 // For a person reading the file: what a node is first, what it contains last.
 const FIRST = ['description', 'type', 'const', 'enum', 'default'];

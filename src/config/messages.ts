@@ -1,6 +1,7 @@
 // The words of config errors, shared by the file reader and the checker: how a key's
 // path is written, how a found value is named (its value shown only where it cannot
-// be a secret), and which known key a typo was meant to be. Everything user-supplied
+// be a secret), which known key a typo was meant to be, and how problems are collected
+// and turned into the one ConfigError a refused config throws. Everything user-supplied
 // that reaches a message goes through quote() or printable(), so the message stays one line.
 import { ConfigError } from '../errors.js';
 import { escapeUnsafe, UNSAFE } from '../text.js';
@@ -42,9 +43,32 @@ export function fsReason(err: unknown): string {
   }
 }
 
-/** The one error a config gets: the key's path and the problem. */
-export function fail(at: At, problem: string, cause?: unknown): never {
-  throw new ConfigError(at.length === 0 ? null : formatKeyPath(at), problem, cause);
+/** One thing wrong with a config: the key's path (as formatKeyPath writes it; null for the file as a whole) and what is wrong. */
+export interface ConfigProblem {
+  key: string | null;
+  message: string;
+}
+
+/** What fail() throws: the walker catches it, notes the problem, and goes on with the next key. */
+export class Refusal {
+  constructor(readonly problem: ConfigProblem) {}
+}
+
+export function problemAt(at: At, message: string): ConfigProblem {
+  return { key: at.length === 0 ? null : formatKeyPath(at), message };
+}
+
+/** A problem with the key at `at`: ends the check of that key (the walker goes on with the others). */
+export function fail(at: At, problem: string): never {
+  throw new Refusal(problemAt(at, problem));
+}
+
+/** The one error a refused config throws: its first problem, and how many more there are. */
+export function configError(problems: readonly ConfigProblem[]): ConfigError {
+  const [first, ...more] = problems;
+  if (first === undefined) throw new Error('configError: no problems');
+  const rest = more.length === 0 ? '' : ` (and ${more.length} more problem${more.length === 1 ? '' : 's'}; \`warren check\` lists them all)`;
+  return new ConfigError(first.key, `${first.message}${rest}`);
 }
 
 export function typeName(v: unknown): string {

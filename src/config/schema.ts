@@ -7,7 +7,10 @@
 // file leaves it out. Patterns carry `patternErrorMessage`, which is both the loader's
 // message and what VS Code shows.
 import { Type, type Static } from '@sinclair/typebox';
+import { DURATION_FORMS, DURATION_PATTERN } from './durations.js';
 import { ORIGIN_EXAMPLE } from './origin.js';
+import { KEEPALIVE_DEFAULTS } from '../defaults.js';
+import { FINGERPRINT } from '../host-key.js';
 import { LOG_LEVELS } from '../log.js';
 
 /** The names of the loader's own checks (checks.ts), run after the schema's rules pass. */
@@ -34,6 +37,8 @@ export interface Loader {
   /** Why `maximum` is the limit; when given, a number above it is told so first. */
   tooBig?: string;
   hint?: HintName;
+  /** A duration: an integer of milliseconds or a string like "30s" (durations.ts); the first anyOf member has the limits. */
+  duration?: true;
   check?: CheckName;
   keyCheck?: KeyCheckName;
 }
@@ -48,7 +53,6 @@ const TIMER_LIMIT = 'about 24.8 days, the longest timer Node can set';
 export const WORKSPACE_NAME = '[A-Za-z0-9][A-Za-z0-9._-]{0,62}';
 const NAME = new RegExp(`^${WORKSPACE_NAME}$`);
 const USER = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
 const FINGERPRINT_SHAPE = 'must be "SHA256:" and 43 base64 characters, as ssh-keygen -lf prints it, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s';
 
 // Patterns are JSON Schema patterns: ECMA-262 with the u flag, matched anywhere in the value.
@@ -64,8 +68,13 @@ const absolute = (message: string) => rule('^/', message);
 
 const port = (fallback: number, description: string) =>
   Type.Integer({ minimum: 1, maximum: 65535, default: fallback, description });
+// A number of milliseconds, or a string like "30s"; the loader turns both into milliseconds.
 const millis = (min: number, max: number, fallback: number, description: string) =>
-  Type.Integer({ minimum: min, maximum: max, default: fallback, description, ...says({ unit: 'milliseconds', ...(max === MAX_TIMER_MS ? { tooBig: TIMER_LIMIT } : {}) }) });
+  Type.Union([Type.Integer({ minimum: min, maximum: max }), Type.String({ pattern: DURATION_PATTERN })], {
+    default: fallback,
+    description: `${description} In ${DURATION_FORMS}.`,
+    ...says({ unit: 'milliseconds', duration: true, ...(max === MAX_TIMER_MS ? { tooBig: TIMER_LIMIT } : {}) }),
+  });
 
 export const Transport = Type.Union([
   Type.Object({ kind: Type.Literal('tcp') }, { additionalProperties: false, description: 'TCP to host:port.' }),
@@ -94,8 +103,8 @@ export const Opencode = Type.Object({
 }, { additionalProperties: false, description: 'The opencode server warren starts inside the workspace on demand.' });
 
 export const Keepalive = Type.Object({
-  intervalMs: Type.Optional(millis(100, 60_000, 1000, 'Time between probes.')),
-  timeoutMs: Type.Optional(millis(100, 120_000, 1800, 'A probe unanswered this long drops the link, so a frozen workspace is noticed within interval + timeout.')),
+  intervalMs: Type.Optional(millis(100, 60_000, KEEPALIVE_DEFAULTS.intervalMs, 'Time between probes.')),
+  timeoutMs: Type.Optional(millis(100, 120_000, KEEPALIVE_DEFAULTS.timeoutMs, 'A probe unanswered this long drops the link, so a frozen workspace is noticed within interval + timeout.')),
 }, { additionalProperties: false, description: 'warren\'s keepalive probe on the ssh link, which also measures the round-trip time.' });
 
 export const Workspace = Type.Object({
@@ -120,11 +129,22 @@ export const Workspace = Type.Object({
     description: 'The client\'s private key file, readable by warren. A relative path is relative to the config file\'s directory.',
     ...says({ missing: 'the private key file to log in with', expected: 'a file path', check: 'keyFile' }),
   }),
-  hostKeyFingerprint: Type.String({
+  hostKeyFingerprint: Type.Optional(Type.String({
     ...rule(FINGERPRINT, FINGERPRINT_SHAPE),
-    description: 'The pinned host key: "SHA256:" and 43 base64 characters, as ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub prints it in the workspace. A mismatch never connects.',
-    ...says({ missing: 'the pinned SHA256 fingerprint of the workspace sshd host key', expected: 'a string like "SHA256:" and 43 base64 characters', hint: 'fingerprint' }),
-  }),
+    description: 'The pinned host key: "SHA256:" and 43 base64 characters, as ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub prints it in the workspace. A mismatch never connects. Give this or hostKeyFingerprints, not both.',
+    ...says({
+      missing: 'the pinned SHA256 fingerprint of the workspace sshd host key; or "hostKeyFingerprints", a list of them',
+      expected: 'a string like "SHA256:" and 43 base64 characters', hint: 'fingerprint',
+    }),
+  })),
+  hostKeyFingerprints: Type.Optional(Type.Array(Type.String({
+    ...rule(FINGERPRINT, FINGERPRINT_SHAPE),
+    ...says({ expected: 'a string like "SHA256:" and 43 base64 characters', hint: 'fingerprint' }),
+  }), {
+    minItems: 1, maxItems: 16,
+    description: 'Several pinned host keys, for a key rotation: the host may present any one of them. Give this or hostKeyFingerprint, not both.',
+    ...says({ expected: 'SHA256 fingerprints', noun: 'fingerprints', few: 'must list at least one fingerprint' }),
+  })),
   importFrom: Type.Optional(Type.Array(Type.String({
     allOf: [...ONE_LINE, absolute('must be an absolute path (it names a directory inside the workspace)')],
     ...says({ expected: 'an absolute directory path inside the workspace' }),
@@ -138,6 +158,8 @@ export const Workspace = Type.Object({
   keepalive: Type.Optional(Keepalive),
 }, {
   additionalProperties: false,
+  // One pin or several, never both and never none.
+  oneOf: [{ required: ['hostKeyFingerprint'] }, { required: ['hostKeyFingerprints'] }],
   // The host is what a tcp transport connects to; a command reaches sshd without one.
   if: { type: 'object', properties: { transport: { type: 'object', properties: { kind: { const: 'command' } }, required: ['kind'] } }, required: ['transport'] },
   else: { required: ['host'] },
@@ -196,17 +218,20 @@ export const ConfigSchema = Type.Object({
 /** A config file as written: what the schema allows, defaults not yet filled in. */
 export type ConfigFile = Static<typeof ConfigSchema>;
 export type TransportConfig = Static<typeof Transport>;
-export interface OpencodeConfig extends Required<Static<typeof Opencode>> {}
-export interface KeepaliveConfig extends Required<Static<typeof Keepalive>> {}
+export interface OpencodeConfig { port: number; command: string; idleTimeoutMs: number; startTimeoutMs: number }
+export interface KeepaliveConfig { intervalMs: number; timeoutMs: number }
 export interface GatewayConfig extends Required<Static<typeof Gateway>> {}
 
-export interface WorkspaceConfig extends Required<Omit<Static<typeof Workspace>, 'opencode' | 'keepalive'>> {
+export interface WorkspaceConfig extends Required<Omit<Static<typeof Workspace>, 'opencode' | 'keepalive' | 'hostKeyFingerprint' | 'hostKeyFingerprints'>> {
   /** The key under "workspaces". */
   name: string;
   /** "" when a command transport was given no host. */
   host: string;
   /** Absolute: a relative path in the file is resolved against the config file's directory. */
   privateKeyPath: string;
+  /** The pins, one or more: hostKeyFingerprint as a list of one, or hostKeyFingerprints. */
+  hostKeyFingerprints: string[];
+  /** Durations in milliseconds, whichever form the file used. */
   opencode: OpencodeConfig;
   keepalive: KeepaliveConfig;
 }

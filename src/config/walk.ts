@@ -1,16 +1,19 @@
-// Checks parsed JSON against the config schema and fills in its defaults, stopping at
-// the first problem with one message that names the key. It reads the schema as plain
+// Checks parsed JSON against the config schema and fills in its defaults, noting every
+// problem (cx.problems), each one message that names the key. A key with a problem is
+// left out of the result and the walk goes on with the next key, so one run tells
+// everything that is wrong; the result is used only when nothing is. It reads the schema as plain
 // JSON Schema (the same text editors get), so what it enforces is what is published;
 // only the wording comes from the schema's `loader` keyword, and only what JSON Schema
 // cannot say comes from checks.ts. Values are shown in messages only where they cannot
 // be secrets (numbers, enum values; strings never, except by a named check).
 //
-// Order matters, since only the first problem is told: an object's unknown keys come
-// first, then its keys in the schema's order, except that "$" keys (they say how to
+// Order matters, since loadConfig's error tells the first problem: an object's unknown
+// keys come first, then its keys in the schema's order, except that "$" keys (they say how to
 // read the rest) and the keys an `if` looks at (they decide what else is required) go
 // first; a record's keys are all checked before any of its values.
 import { CHECKS, HINTS, KEY_CHECKS, type CheckContext } from './checks.js';
-import { closest, fail, got, typeName, type At } from './messages.js';
+import { parseDuration, DURATION_FORMS } from './durations.js';
+import { closest, fail, got, problemAt, Refusal, typeName, type At } from './messages.js';
 import type { Loader } from './schema.js';
 
 /** The JSON Schema keywords the walker understands; a schema using any other is a mistake. */
@@ -41,6 +44,8 @@ export interface Node {
   enum?: unknown[];
   const?: unknown;
   anyOf?: Node[];
+  /** On an object: alternatives of `required` keys, exactly one of which must be met. */
+  oneOf?: Node[];
 }
 
 /** Every keyword of Node, at run time: a test checks that the schema uses no other. */
@@ -48,12 +53,31 @@ export const UNDERSTOOD: Record<keyof Node, true> = {
   type: true, description: true, default: true, loader: true, properties: true, required: true, additionalProperties: true,
   patternProperties: true, propertyNames: true, minProperties: true, if: true, then: true, else: true, items: true, minItems: true,
   maxItems: true, minLength: true, maxLength: true, pattern: true, patternErrorMessage: true, allOf: true, minimum: true,
-  maximum: true, enum: true, const: true, anyOf: true,
+  maximum: true, enum: true, const: true, anyOf: true, oneOf: true,
 };
 
 type Obj = Record<string, unknown>;
 
+/** A value whose check failed: its problem is noted and it is left out. */
+const SKIPPED = Symbol('skipped');
+
+/** Runs one key's check; a problem it finds is noted and the walk goes on. */
+function attempt<T>(cx: CheckContext, check: () => T): T | typeof SKIPPED {
+  try {
+    return check();
+  } catch (err) {
+    if (!(err instanceof Refusal)) throw err;
+    cx.problems.push(err.problem);
+    return SKIPPED;
+  }
+}
+
+function note(cx: CheckContext, at: At, message: string): void {
+  cx.problems.push(problemAt(at, message));
+}
+
 export function walk(node: Node, v: unknown, at: At, cx: CheckContext): unknown {
+  if (node.loader?.duration) return duration(node, v, at);
   if (node.anyOf !== undefined) return union(node.anyOf, v, at, cx);
   if (node.enum !== undefined) return oneOf(node.enum, v, at);
   if (node.const !== undefined) {
@@ -89,7 +113,7 @@ function object(node: Node, o: Obj, at: At, cx: CheckContext): Obj {
     for (const k of Object.keys(o)) {
       if (Object.hasOwn(props, k)) continue;
       const near = closest(k, keys);
-      fail([...at, k], near === null ? `unknown key (known keys here: ${keys.join(', ')})` : `unknown key; did you mean "${near}"?`);
+      note(cx, [...at, k], near === null ? `unknown key (known keys here: ${keys.join(', ')})` : `unknown key; did you mean "${near}"?`);
     }
   }
   const required = new Set(node.required);
@@ -97,8 +121,12 @@ function object(node: Node, o: Obj, at: At, cx: CheckContext): Obj {
   const take = (k: string): void => {
     const sub = props[k]!;
     const x = get(o, k);
-    if (x !== undefined) out[k] = walk(sub, x, [...at, k], cx);
-    else if (required.has(k)) fail([...at, k], `required key is missing (${sub.loader?.missing ?? describe(sub)})`);
+    const exclusive = node.oneOf === undefined ? null : alternatives(node.oneOf, o, k);
+    if (exclusive !== null) note(cx, [...at, exclusive.key], exclusive.message(sub));
+    if (x !== undefined) {
+      const value = attempt(cx, () => walk(sub, x, [...at, k], cx));
+      if (value !== SKIPPED) out[k] = value;
+    } else if (required.has(k)) note(cx, [...at, k], `required key is missing (${sub.loader?.missing ?? describe(sub)})`);
     else if (Object.hasOwn(sub, 'default')) out[k] = structuredClone(sub.default);
     // An absent object is an empty one: its own defaults fill it.
     else if (sub.type === 'object' && sub.patternProperties === undefined) out[k] = object(sub, {}, [...at, k], cx);
@@ -106,11 +134,29 @@ function object(node: Node, o: Obj, at: At, cx: CheckContext): Obj {
   const first = [...keys.filter((k) => k.startsWith('$')), ...Object.keys(node.if?.properties ?? {})];
   first.forEach(take);
   if (node.if !== undefined) {
-    for (const k of (matches(node.if, out) ? node.then : node.else)?.required ?? []) required.add(k);
+    // A key that failed is judged as written: a command transport with a bad argv still needs no host.
+    for (const k of (matches(node.if, { ...o, ...out }) ? node.then : node.else)?.required ?? []) required.add(k);
   }
   keys.filter((k) => !first.includes(k)).forEach(take);
   // Keys in the schema's order, whatever order they were checked in.
   return Object.fromEntries(keys.filter((k) => Object.hasOwn(out, k)).map((k) => [k, out[k]]));
+}
+
+/**
+ * Keys of which exactly one must be given (oneOf of `required` lists, one key each):
+ * told at the first alternative when none is given, at the second when both are.
+ */
+function alternatives(oneOf: Node[], o: Obj, k: string): { key: string; message: (sub: Node) => string } | null {
+  const names = oneOf.map((m) => {
+    if (m.required?.length !== 1 || Object.keys(m).length !== 1) throw new Error('config schema: an object\'s oneOf must list alternatives of one required key each');
+    return m.required[0]!;
+  });
+  const i = names.indexOf(k);
+  if (i < 0) return null;
+  const given = names.filter((n) => get(o, n) !== undefined);
+  if (given.length === 0 && i === 0) return { key: k, message: (sub) => `required key is missing (${sub.loader?.missing ?? describe(sub)})` };
+  if (given.length > 1 && k === given[1]) return { key: k, message: () => `give ${given.map((n) => `"${n}"`).join(' or ')}, not both` };
+  return null;
 }
 
 /** Whether checked values meet an `if`: only properties, required and const are used there. */
@@ -127,15 +173,18 @@ function record(node: Node, v: unknown, at: At, cx: CheckContext): Obj {
   const names = Object.keys(o);
   if (node.minProperties !== undefined && names.length < node.minProperties) fail(at, node.loader?.few ?? `must have at least ${node.minProperties} keys`);
   const keyCheck = node.loader?.keyCheck;
-  names.forEach((name, i) => {
+  const good = names.filter((name, i) => attempt(cx, () => {
     if (node.propertyNames !== undefined) text(node.propertyNames, name, [...at, name]);
     if (keyCheck !== undefined) KEY_CHECKS[keyCheck](name, names.slice(0, i), [...at, name]);
-  });
+  }) !== SKIPPED);
   const [value, ...more] = Object.values(node.patternProperties ?? {});
   if (value === undefined || more.length > 0) throw new Error('config schema: a record needs exactly one value schema');
   // No prototype: a name is only ever a key here, never an inherited property.
   const out: Obj = Object.create(null);
-  for (const name of names) out[name] = walk(value, o[name], [...at, name], cx);
+  for (const name of good) {
+    const x = attempt(cx, () => walk(value, o[name], [...at, name], cx));
+    if (x !== SKIPPED) out[name] = x;
+  }
   return out;
 }
 
@@ -168,7 +217,7 @@ function array(node: Node, v: unknown, at: At, cx: CheckContext): unknown[] {
   if (node.minItems !== undefined && v.length < node.minItems) fail(at, node.loader?.few ?? `must list at least ${node.minItems} items`);
   const items = node.items;
   if (items === undefined) throw new Error('config schema: an array needs items');
-  return v.map((x, i) => walk(items, x, [...at, i], cx));
+  return v.map((x, i) => attempt(cx, () => walk(items, x, [...at, i], cx)));
 }
 
 function string(node: Node, v: unknown, at: At, cx: CheckContext): string {
@@ -186,7 +235,7 @@ function text(node: Node, s: string, at: At): void {
   if (node.maxLength !== undefined && s.length > node.maxLength) fail(at, `must be at most ${node.maxLength} characters (got ${s.length})`);
   for (const rule of [node, ...(node.allOf ?? [])]) {
     if (rule.pattern === undefined || new RegExp(rule.pattern, 'u').test(s)) continue;
-    const hint = node.loader?.hint === undefined ? '' : HINTS[node.loader.hint](s);
+    const hint = node.loader?.hint === undefined ? '' : HINTS[node.loader.hint](s, at);
     fail(at, `${rule.patternErrorMessage ?? `must match ${rule.pattern}`}${hint}`);
   }
 }
@@ -202,6 +251,19 @@ function integer(node: Node, v: unknown, at: At): number {
     fail(at, `must be a whole number${unit === undefined ? '' : ` of ${unit}`} from ${min} to ${max} (got ${got(v, true)})`);
   }
   return v;
+}
+
+/** Milliseconds, from a number or a string like "30s"; the limits are the integer member's. */
+function duration(node: Node, v: unknown, at: At): number {
+  const limits: Node = { ...node.anyOf?.find((m) => m.type === 'integer'), loader: node.loader };
+  if (typeof v !== 'string') return integer(limits, v, at);
+  const ms = parseDuration(v);
+  if (ms === null) fail(at, `must be ${DURATION_FORMS} (got ${got(v, true)})`);
+  const min = limits.minimum ?? 0;
+  const max = limits.maximum ?? Number.MAX_SAFE_INTEGER;
+  if (ms > max && node.loader?.tooBig !== undefined) fail(at, `must be at most ${max} ms, ${node.loader.tooBig} (got ${got(v, true)})`);
+  if (ms < min || ms > max) fail(at, `must be from ${min} ms to ${max} ms (got ${got(v, true)}, ${ms} ms)`);
+  return ms;
 }
 
 /** The fallback words for a node the schema gives none for. */

@@ -15,20 +15,21 @@ export class KeyReadError extends WarrenError {
   }
 }
 
-/** The server presented a host key other than the pinned one. Never connects. */
+/** The server presented a host key other than the pinned one(s). Never connects. */
 export class HostKeyMismatchError extends WarrenError {
-  readonly expected: string;
+  readonly expected: readonly string[];
   readonly actual: string;
-  constructor(workspace: string, target: string, expected: string, actual: string) {
-    super('WARREN_ERR_HOST_KEY_MISMATCH',
-      `host key of workspace ${workspace} (${target}) is ${actual}, expected ${expected}: refusing to connect; if the workspace was re-created, update hostKeyFingerprint`);
-    this.expected = expected;
+  constructor(workspace: string, target: string, expected: readonly string[], actual: string) {
+    super('WARREN_ERR_HOST_KEY_MISMATCH', expected.length === 1
+      ? `host key of workspace ${workspace} (${target}) is ${actual}, expected ${expected[0]}: refusing to connect; if the workspace was re-created, update hostKeyFingerprint`
+      : `host key of workspace ${workspace} (${target}) is ${actual}, expected one of ${expected.join(', ')}: refusing to connect; if the host key was rotated, add it to hostKeyFingerprints`);
+    this.expected = [...expected];
     this.actual = actual;
   }
 }
 
 /**
- * The pinned fingerprint is not one: a workspace config that skipped the config loader
+ * The pins are not fingerprints: a workspace config that skipped the config loader
  * (a WarrenConfig built by hand for createBroker) with no pin or a malformed one; the
  * loader refuses those earlier, as a ConfigError. Its own code, not HOST_KEY_MISMATCH:
  * no server was asked, the pin itself must be fixed. Exit 2.
@@ -36,7 +37,7 @@ export class HostKeyMismatchError extends WarrenError {
 export class HostKeyFormatError extends WarrenError {
   constructor(workspace: string) {
     super('WARREN_ERR_HOST_KEY_FORMAT',
-      `hostKeyFingerprint of workspace ${workspace} is not a SHA256 fingerprint (SHA256: and 43 base64 characters, as ssh-keygen -lf prints it)`, { exitCode: 2 });
+      `hostKeyFingerprints of workspace ${workspace} must list one or more pins, each a SHA256 fingerprint (SHA256: and 43 base64 characters, as ssh-keygen -lf prints it)`, { exitCode: 2 });
   }
 }
 

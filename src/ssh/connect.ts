@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { Client } from 'ssh2';
 import { AuthError, ConnectError, HostKeyMismatchError, KeyReadError, isWarrenError, type WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { fingerprintOf, fingerprintsEqual } from './fingerprint.js';
+import { fingerprintOf, pinned } from '../host-key.js';
 import type { Semaphore } from './semaphore.js';
 import { openTransport, type Transport } from './transport.js';
 
@@ -24,8 +24,8 @@ export interface ConnectOptions {
   user: string;
   transport: Transport;
   privateKey: Buffer;
-  /** SHA256:... the host key must have. */
-  hostKeyFingerprint: string;
+  /** SHA256:... pins; the host key must have one of them. */
+  hostKeyFingerprints: readonly string[];
   /** Transport connect plus SSH handshake. */
   readyTimeoutMs: number;
   /** Handshakes in progress at once (see semaphore.ts). */
@@ -106,8 +106,8 @@ function handshake(o: ConnectOptions, sock: Duplex, timeoutMs: number, signal: A
         keepaliveInterval: 0,
         hostVerifier: (key: Buffer) => {
           const actual = fingerprintOf(key);
-          if (fingerprintsEqual(actual, o.hostKeyFingerprint)) return true;
-          mismatch = new HostKeyMismatchError(o.name, o.target, o.hostKeyFingerprint, actual);
+          if (pinned(actual, o.hostKeyFingerprints)) return true;
+          mismatch = new HostKeyMismatchError(o.name, o.target, o.hostKeyFingerprints, actual);
           return false;
         },
       });

@@ -5,6 +5,7 @@
 // deadline: a peer that does not answer within it is gone.
 import { performance } from 'node:perf_hooks';
 import type { Client } from 'ssh2';
+import { KEEPALIVE_DEFAULTS } from '../defaults.js';
 
 export interface KeepaliveOptions {
   /** How often a probe is sent while none is outstanding. */
@@ -14,7 +15,7 @@ export interface KeepaliveOptions {
 }
 
 /** With these, a frozen peer is noticed within interval + timeout = 2.8 s. */
-export const DEFAULT_KEEPALIVE: KeepaliveOptions = { intervalMs: 1000, timeoutMs: 1800 };
+export const DEFAULT_KEEPALIVE: KeepaliveOptions = { ...KEEPALIVE_DEFAULTS };
 
 export interface KeepaliveHooks {
   /** A probe was answered after `ms` milliseconds. */

@@ -30,7 +30,7 @@ import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js
 import { ChannelSocket } from './channel-socket.js';
 import { DEFAULT_READY_TIMEOUT_MS, connectClient, endClient, readPrivateKey, type ConnectOptions } from './connect.js';
 import { DEFAULT_EXEC_TIMEOUT_MS, runExec, type ExecOptions, type ExecResult } from './exec.js';
-import { isFingerprint } from './fingerprint.js';
+import { isFingerprint } from '../host-key.js';
 import { openForward } from './forward.js';
 import { DEFAULT_KEEPALIVE, startKeepalive, type KeepaliveOptions } from './keepalive.js';
 import { LinkStats, type LinkSnapshot } from './link-stats.js';
@@ -51,8 +51,11 @@ export interface LinkOptions {
   privateKeyPath?: string;
   /** Or the key itself. */
   privateKey?: Buffer;
-  /** SHA256:... as `ssh-keygen -lf` prints it. Required: no host key is ever accepted unchecked. */
-  hostKeyFingerprint: string;
+  /**
+   * SHA256:... as `ssh-keygen -lf` prints it, one or more (several while a host key is
+   * rotated): the host key must match one. Required: no host key is ever accepted unchecked.
+   */
+  hostKeyFingerprints: readonly string[];
   keepalive?: Partial<KeepaliveOptions>;
   /** Transport connect plus SSH handshake. Default 10 s. */
   readyTimeoutMs?: number;
@@ -107,7 +110,7 @@ export class Link extends EventEmitter {
     super();
     this.name = o.name;
     this.target = `${o.user}@${describeTransport(o.transport)}`;
-    if (!isFingerprint(o.hostKeyFingerprint)) {
+    if (!Array.isArray(o.hostKeyFingerprints) || o.hostKeyFingerprints.length === 0 || !o.hostKeyFingerprints.every(isFingerprint)) {
       throw new HostKeyFormatError(o.name);
     }
     const privateKey = o.privateKey ?? readPrivateKey(o.name, o.privateKeyPath);
@@ -118,7 +121,7 @@ export class Link extends EventEmitter {
     this.log = (o.logger ?? silentLogger).child({ ws: o.name });
     this.dial = {
       name: o.name, target: this.target, user: o.user, transport: o.transport, privateKey,
-      hostKeyFingerprint: o.hostKeyFingerprint, readyTimeoutMs: o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+      hostKeyFingerprints: [...o.hostKeyFingerprints], readyTimeoutMs: o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
       limiter: o.handshakeLimiter ?? defaultHandshakeLimiter, logger: this.log,
     };
   }

@@ -6,7 +6,7 @@ import type { Workspace } from '../../container/testbed/index.js';
 export function linkTo(t: Test, ws: Workspace, o: Partial<LinkOptions> = {}): Link {
   const link = new Link({
     name: ws.name, user: ws.user, transport: { kind: 'tcp', host: ws.host, port: ws.port },
-    privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint, ...o,
+    privateKeyPath: ws.privateKeyPath, hostKeyFingerprints: [ws.hostKeyFingerprint], ...o,
   });
   t.teardown(() => link.close());
   return link;

@@ -15,7 +15,7 @@ interface Teardown { teardown(fn: () => unknown): void }
 export function workspaceConfig(ws: Workspace, o: Partial<Omit<WorkspaceConfig, 'opencode'>> & { opencode?: Partial<WorkspaceConfig['opencode']> } = {}): WorkspaceConfig {
   return {
     name: ws.name, host: ws.host, port: ws.port, user: ws.user, privateKeyPath: ws.privateKeyPath,
-    hostKeyFingerprint: ws.hostKeyFingerprint, importFrom: [], transport: { kind: 'tcp' },
+    hostKeyFingerprints: [ws.hostKeyFingerprint], importFrom: [], transport: { kind: 'tcp' },
     keepalive: { intervalMs: 1000, timeoutMs: 1800 }, ...o,
     opencode: { port: 4096, command: 'opencode', idleTimeoutMs: 600_000, startTimeoutMs: 60_000, ...o.opencode },
   };
