@@ -2,12 +2,10 @@
 // code path, one reload at a time. A file that does not load changes nothing; the
 // report lists every problem so the person can fix them all in one go.
 import path from 'node:path';
-import { loadConfig, type WarrenConfig } from '../config/index.js';
-import { ShuttingDownError, isWarrenError } from '../errors.js';
+import { checkConfigFile, type ConfigProblem, type WarrenConfig } from '../config/index.js';
+import { ShuttingDownError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Broker } from './broker.js';
-
-export interface ConfigProblem { key: string | null; message: string }
 
 /** What the control command `reload` answers (one JSON line). */
 export type ReloadReport =
@@ -19,26 +17,6 @@ export type ReloadReport =
     nextStart: string[];
   }
   | { reloaded: false; path: string; problems: ConfigProblem[] };
-
-/** The config file read for a reload: the config, or every problem found in it. */
-export interface ConfigCheck { config: WarrenConfig | null; problems: ConfigProblem[] }
-
-/**
- * THE one place a reload reads the file. loadConfig stops at the first problem; when
- * src/config exports checkConfigFile(file) → {config|null, problems, path} (branch
- * cfg14), return its config and problems here instead and every problem is reported.
- */
-export function checkForReload(file: string): ConfigCheck {
-  try {
-    return { config: loadConfig(file), problems: [] };
-  } catch (err) {
-    if (!isWarrenError(err) || err.code !== 'WARREN_ERR_CONFIG') return { config: null, problems: [{ key: null, message: (err as Error).message }] };
-    const key = (err as { key?: string | null }).key ?? null;
-    // ConfigError's message is "config error[ at KEY]: problem"; the report carries key and problem apart.
-    const message = err.message.replace(key === null ? 'config error: ' : `config error at ${key}: `, '');
-    return { config: null, problems: [{ key, message }] };
-  }
-}
 
 export class ConfigReloader {
   private queue: Promise<unknown> = Promise.resolve();
@@ -65,7 +43,8 @@ export class ConfigReloader {
   }
 
   private async apply(origin: 'SIGHUP' | 'control'): Promise<ReloadReport> {
-    const { config, problems } = checkForReload(this.file);
+    // Every problem of the file, not the first: the person fixes them all in one go.
+    const { config, problems } = checkConfigFile(this.file);
     if (config === null) {
       this.log.error({ origin, config: this.file, problems }, 'reload failed; the running config stays');
       return { reloaded: false, path: this.file, problems };

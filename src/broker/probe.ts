@@ -90,7 +90,7 @@ export async function probeWorkspace(ws: WorkspaceConfig, o: ProbeOptions): Prom
   let client: Client;
   try {
     client = await connectClient({
-      name: ws.name, target, user: ws.user, transport, privateKey: key, hostKeyFingerprint: ws.hostKeyFingerprint,
+      name: ws.name, target, user: ws.user, transport, privateKey: key, hostKeyFingerprints: ws.hostKeyFingerprints,
       readyTimeoutMs: o.connectTimeoutMs ?? 10_000, limiter: o.limiter ?? new Semaphore(1), logger: o.logger,
     }, controller.signal, { onCipher: () => {} });
   } catch (err) {
@@ -101,7 +101,7 @@ export async function probeWorkspace(ws: WorkspaceConfig, o: ProbeOptions): Prom
   o.signal?.removeEventListener('abort', onAbort);
   steps.push(
     { step: 'reach sshd', status: 'ok', detail: `${describeTransport(transport)}, handshake in ${Date.now() - started} ms` },
-    { step: 'host key', status: 'ok', detail: `${ws.hostKeyFingerprint} as pinned` },
+    { step: 'host key', status: 'ok', detail: pinnedDetail(ws) },
     { step: 'key auth', status: 'ok', detail: `logged in as ${ws.user}` },
   );
   try {
@@ -120,15 +120,17 @@ function connectFailure(ws: WorkspaceConfig, err: unknown): StepResult[] {
     return [
       { step: 'reach sshd', status: 'ok', detail: 'sshd answered' },
       {
-        step: 'host key', status: 'fail', detail: `the host presents ${err.actual}, the config pins ${err.expected}`,
-        fix: `if the workspace's host key changed on purpose (verify it out of band), put in the config: "hostKeyFingerprint": "${err.actual}"`,
+        step: 'host key', status: 'fail', detail: `the host presents ${err.actual}, the config pins ${err.expected.join(' or ')}`,
+        fix: err.expected.length === 1
+          ? `if the workspace's host key changed on purpose (verify it out of band), put in the config: "hostKeyFingerprint": "${err.actual}"`
+          : `if the workspace's host key was rotated on purpose (verify it out of band), add "${err.actual}" to hostKeyFingerprints`,
       },
     ];
   }
   if (err instanceof AuthError) {
     return [
       { step: 'reach sshd', status: 'ok', detail: 'sshd answered' },
-      { step: 'host key', status: 'ok', detail: `${ws.hostKeyFingerprint} as pinned` },
+      { step: 'host key', status: 'ok', detail: pinnedDetail(ws) },
       {
         step: 'key auth', status: 'fail', detail: `sshd refused the key ${ws.privateKeyPath} for user ${ws.user}`,
         fix: `add the key's public half to ~${ws.user}/.ssh/authorized_keys in the workspace, or fix user / privateKeyPath`,
@@ -143,6 +145,11 @@ function connectFailure(ws: WorkspaceConfig, err: unknown): StepResult[] {
       : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? `correct host (${ws.host}): this host cannot resolve it`
         : `check that ${ws.host}:${ws.port} is reachable from this host and that sshd answers there`;
   return [{ step: 'reach sshd', status: 'fail', detail: why, fix }];
+}
+
+function pinnedDetail(ws: WorkspaceConfig): string {
+  const pins = ws.hostKeyFingerprints;
+  return pins.length === 1 ? `${pins[0]} as pinned` : `one of the ${pins.length} pins (${pins.join(', ')})`;
 }
 
 function probeForwarding(client: Client, ws: WorkspaceConfig, timeoutMs: number): Promise<StepResult> {

@@ -4,8 +4,8 @@
 // failure (exit 1 when any fails). Starts nothing, changes nothing, needs no daemon.
 import { parseArgs } from 'node:util';
 import { probeWorkspace, type WorkspaceProbe } from '../../broker/probe.js';
-import { defaultConfigPath, loadConfig, type WarrenConfig } from '../../config/index.js';
-import { isWarrenError, UsageError } from '../../errors.js';
+import { checkConfigFile, defaultConfigPath } from '../../config/index.js';
+import { UsageError } from '../../errors.js';
 import { Semaphore } from '../../ssh/semaphore.js';
 import { cliLogger } from '../context.js';
 
@@ -24,9 +24,9 @@ export async function checkCommand(argv: string[]): Promise<number> {
   });
   if (values.config === '') throw new UsageError('--config needs a file path');
   const file = values.config ?? defaultConfigPath();
-  const read = readConfig(file);
+  const read = checkConfigFile(file);
   if (!read.config) {
-    const report: CheckReport = { config: { path: file, ok: false, workspaces: 0, problems: read.problems }, workspaces: [] };
+    const report: CheckReport = { config: { path: read.path, ok: false, workspaces: 0, problems: read.problems }, workspaces: [] };
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : configLines(report));
     return 2;
   }
@@ -52,15 +52,6 @@ export async function checkCommand(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-  }
-}
-
-function readConfig(file: string): { config: WarrenConfig | null; problems: CheckReport['config']['problems'] } {
-  try {
-    return { config: loadConfig(file), problems: [] };
-  } catch (err) {
-    if (!isWarrenError(err) || err.exitCode !== 2) throw err;
-    return { config: null, problems: [{ key: null, message: err.message }] };
   }
 }
 
