@@ -30,6 +30,7 @@ fs.writeFileSync(config, JSON.stringify({
   workspaces: {
     good: { ...base(), importFrom: [ws.home] },
     pin: { ...base(), hostKeyFingerprint: WRONG_PIN },
+    rotated: { ...base(), hostKeyFingerprint: undefined, hostKeyFingerprints: [WRONG_PIN, ws.hostKeyFingerprint] },
     refused: { ...base(), port: 1 },
     stranger: { ...base(), user: 'nobody' },
     noforward: { ...base(), privateKeyPath: restricted },
@@ -67,7 +68,7 @@ function rowsOf(stdout: string, name: string): Map<string, { mark: string; detai
 t.test('a healthy workspace passes every step and exits 0', async (t) => {
   const r = await warren(['good']);
   t.equal(r.code, 0, r.stderr);
-  t.match(r.stdout, /^config .*config\.json: ok, 6 workspaces\n/);
+  t.match(r.stdout, /^config .*config\.json: ok, 7 workspaces\n/);
   const rows = rowsOf(r.stdout, 'good');
   t.same([...rows.keys()], ['reach sshd', 'host key', 'key auth', 'forwarding', 'opencode', 'importFrom']);
   for (const [step, row] of rows) t.equal(row.mark, 'ok', `${step}: ${row.detail}`);
@@ -97,7 +98,10 @@ t.test('each broken step fails in words, with what to do, and the rest is not tr
   t.same([...rowsOf(r.stdout, 'refused').values()].map((x) => x.mark), ['FAIL', '-', '-', '-', '-', '-']);
   t.same([...rowsOf(r.stdout, 'pin').values()].map((x) => x.mark), ['ok', 'FAIL', '-', '-', '-', '-']);
   t.equal(rowsOf(r.stdout, 'good').get('opencode')?.mark, 'ok', 'the good one still passes beside them');
-  t.match(r.stdout, /\n5 of 6 workspaces failed: pin, refused, stranger, noforward, nocode\n$/);
+  const rotated = rowsOf(r.stdout, 'rotated').get('host key');
+  t.equal(rotated?.mark, 'ok', 'a host key among several pins passes');
+  t.match(rotated?.detail, /one of the 2 pins/);
+  t.match(r.stdout, /\n5 of 7 workspaces failed: pin, refused, stranger, noforward, nocode\n$/);
 });
 
 t.test('--json carries the same report for scripts', async (t) => {
@@ -114,10 +118,17 @@ t.test('bad input: an unknown workspace or a broken config exits 2 and tries not
   t.equal(unknown.code, 2);
   t.match(unknown.stderr, /^warren: no workspace "nosuch" in .* \(it has: good, pin, /);
   const broken = path.join(dir, 'broken.json');
-  fs.writeFileSync(broken, JSON.stringify({ workspaces: { a: { ...base(), port: 'ssh' } } }));
+  fs.writeFileSync(broken, `{
+  // two mistakes, and a comment, which is allowed
+  "workspaces": { "a": ${JSON.stringify({ ...base(), port: 'ssh', hostKeyFingerprint: undefined })}, },
+  "gateway": { "listen": "0.0.0.0:7391" },
+}`);
   const r = await run([process.execPath, 'dist/src/cli/main.js', 'check', '--config', broken], { timeoutMs: 30_000 });
   t.equal(r.code, 2);
-  t.match(r.stdout, /^config .*broken\.json: 1 problem\n {2}.*workspaces\.a\.port/);
+  t.match(r.stdout, /^config .*broken\.json: 3 problems\n/, 'every problem at once');
+  t.match(r.stdout, /\n {2}workspaces\.a\.hostKeyFingerprint: required key is missing/);
+  t.match(r.stdout, /\n {2}workspaces\.a\.port: must be a whole number/);
+  t.match(r.stdout, /\n {2}gateway\.listen: must be a loopback address/);
   t.notMatch(r.stdout, /reach sshd/, 'no workspace probed');
 });
 
