@@ -16,7 +16,7 @@ t.test('refused, unreachable, key and host key refused do not heal', async (t) =
     [connect(errno('ENOTFOUND')), 'unreachable'],
     [connect(errno('EAI_AGAIN')), 'unreachable'],
     [new AuthError('alpha', 'u', 'u@h:22'), 'auth'],
-    [new HostKeyMismatchError('alpha', 'u@h:22', 'SHA256:a', 'SHA256:b'), 'host-key'],
+    [new HostKeyMismatchError('alpha', 'u@h:22', ['SHA256:a'], 'SHA256:b'), 'host-key'],
   ];
   for (const [err, kind] of cases) {
     t.equal(attemptFailure(err), kind, (err as Error).message);
