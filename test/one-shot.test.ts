@@ -21,6 +21,7 @@ const main = 'dist/src/cli/main.js';
 const CLOSED_PORT = 1;
 const WRONG_PIN = `SHA256:${'A'.repeat(43)}`;
 
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 /** Well under the wait a healing failure gets: the command did not sit it out. */
 const FAST_MS = UP_WAIT_MS / 2;
 
@@ -55,7 +56,7 @@ t.test('chat and sessions: refused, wrong key, wrong pin: one line, exit 1, at o
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
     ['refused', { port: CLOSED_PORT }, /connection refused \(is sshd running\? are host and port in the config right\?\)/],
     ['wrong key', { privateKeyPath: await wrongKey(t) }, /ssh login .* was refused: check privateKeyPath/],
-    ['wrong pin', { hostKeyFingerprint: WRONG_PIN }, new RegExp(`host key .* is ${ws.hostKeyFingerprint}, expected ${WRONG_PIN}: .*update hostKeyFingerprint`)],
+    ['wrong pin', { hostKeyFingerprint: WRONG_PIN }, new RegExp(`host key .* is ${escape(ws.hostKeyFingerprint)}, expected ${WRONG_PIN}: .*update hostKeyFingerprint`)],
   ];
   for (const [what, override, message] of cases) {
     const cfg = configFile(t, [ws], { [ws.name]: override });
