@@ -33,7 +33,8 @@ export async function attachInfo(broker: Broker, gateway: { address: string; tok
   if (gateway.address.startsWith('/')) {
     throw new AttachError(`the daemon's gateway listens on the unix socket ${gateway.address}, which opencode attach cannot use: set gateway.listen to 127.0.0.1:PORT`);
   }
-  const rt = await broker.ready(req.workspace);
+  // A person waits at the terminal: a workspace that cannot be reached says so at once.
+  const rt = await broker.ready(req.workspace, { failFast: true });
   await rt.server.ensureRunning();
   let directory: string | null = null;
   if (req.session !== undefined) directory = (await rt.locate(req.session)).session.directory;

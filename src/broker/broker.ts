@@ -10,6 +10,7 @@ import type { PermissionReply } from '../opencode/ask.js';
 import type { ChatOptions, ChatResult } from '../opencode/chat.js';
 import type { SessionInfo } from '../opencode/locate.js';
 import type { SessionRow } from '../opencode/sessions.js';
+import type { WaitUpOptions } from '../ssh/link.js';
 import { Semaphore, defaultHandshakeLimiter } from '../ssh/semaphore.js';
 import path from 'node:path';
 import { UnknownWorkspaceError } from '../errors.js';
@@ -58,10 +59,14 @@ export class Broker {
   /** Library calls made right after createBroker wait this long for the tunnel (the gateway never waits). */
   private static readonly UP_WAIT_MS = RECONNECT_WAIT_MS;
 
-  /** The runtime once its tunnel is up (waiting up to UP_WAIT_MS), or the error that says why not. */
-  async ready(name: string): Promise<WorkspaceRuntime> {
+  /**
+   * The runtime once its tunnel is up (waiting up to UP_WAIT_MS), or the error that
+   * says why not; failFast: at once when its last attempt failed in a way retrying
+   * does not heal (a one-shot caller such as `warren attach`; the link keeps trying).
+   */
+  async ready(name: string, o: WaitUpOptions = {}): Promise<WorkspaceRuntime> {
     const rt = this.workspace(name);
-    if (rt.link.state !== 'up') await rt.link.waitForUp(Broker.UP_WAIT_MS);
+    if (rt.link.state !== 'up') await rt.link.waitForUp(Broker.UP_WAIT_MS, o);
     return rt;
   }
 

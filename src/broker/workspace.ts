@@ -47,7 +47,15 @@ export function checkDirectory(dir: string): void {
   if (dir.split('/').some((part) => Buffer.byteLength(part) > MAX_NAME_BYTES)) throw new InvalidDirectoryError(`has a part longer than ${MAX_NAME_BYTES} bytes`);
 }
 
-export interface RuntimeOptions { logger?: Logger; handshakeLimiter?: Semaphore; onStep?: StepHook }
+export interface RuntimeOptions {
+  logger?: Logger;
+  handshakeLimiter?: Semaphore;
+  onStep?: StepHook;
+  /** A one-shot command's runtime: the link's failFast (link.ts); the daemon's retry everything. */
+  failFast?: boolean;
+  /** Lines for a person watching: connecting, starting opencode, importing a session. */
+  onProgress?: (line: string) => void;
+}
 
 export class WorkspaceRuntime {
   readonly name: string;
@@ -55,6 +63,7 @@ export class WorkspaceRuntime {
   readonly server: OpencodeServer;
   private readonly importFrom: string[];
   private readonly onStep: StepHook | undefined;
+  private readonly onProgress: ((line: string) => void) | undefined;
   private readonly log: Logger;
   /** Sessions with a message running through this runtime. */
   private readonly answering = new Set<string>();
@@ -65,12 +74,13 @@ export class WorkspaceRuntime {
     this.name = config.name;
     this.log = o.logger ?? silentLogger;
     this.onStep = o.onStep;
+    this.onProgress = o.onProgress;
     const transport: Transport = config.transport.kind === 'command'
       ? { kind: 'command', argv: config.transport.argv }
       : { kind: 'tcp', host: config.host, port: config.port };
     this.link = new Link({
       name: config.name, user: config.user, transport, privateKeyPath: config.privateKeyPath,
-      hostKeyFingerprints: config.hostKeyFingerprints, keepalive: config.keepalive, logger: this.log,
+      hostKeyFingerprints: config.hostKeyFingerprints, keepalive: config.keepalive, logger: this.log, failFast: o.failFast ?? false,
       ...(o.handshakeLimiter ? { handshakeLimiter: o.handshakeLimiter } : {}),
     });
     this.server = new OpencodeServer(this.link, {
@@ -78,9 +88,11 @@ export class WorkspaceRuntime {
       idleTimeoutMs: config.opencode.idleTimeoutMs, startTimeoutMs: config.opencode.startTimeoutMs, logger: this.log,
     });
     this.importFrom = [...config.importFrom, ...DEFAULT_IMPORT_FROM.filter((d) => !config.importFrom.includes(d))];
+    if (this.onProgress) this.server.on('progress', this.onProgress);
   }
 
   start(): this {
+    if (this.link.state === 'stopped') this.onProgress?.(`connecting to ${this.name} (${this.link.target})…`);
     this.link.start();
     // The first time the link is up, take over a server a previous warren left running.
     const onState = (c: { to: string }) => {
@@ -93,7 +105,7 @@ export class WorkspaceRuntime {
   }
 
   private get ctx() {
-    return { workspace: this.name, link: this.link, server: this.server, importFrom: this.importFrom, opencodeCommand: this.config.opencode.command, logger: this.log, onStep: this.onStep };
+    return { workspace: this.name, link: this.link, server: this.server, importFrom: this.importFrom, opencodeCommand: this.config.opencode.command, logger: this.log, onStep: this.onStep, onProgress: this.onProgress };
   }
 
   /** Whether a message to this session is running through this runtime. */

@@ -22,6 +22,8 @@ export interface LocateContext {
   importFrom: readonly string[];
   opencodeCommand: string;
   logger: Logger;
+  /** One line for a person watching (a command on a terminal): what is taking time now. */
+  onProgress?: ((line: string) => void) | undefined;
 }
 
 /** How long an export or import waits for another process's write lock on a database. */
@@ -132,6 +134,7 @@ export async function locateSession(ctx: LocateContext, id: string): Promise<Loc
       continue;
     }
     ctx.logger.info({ ws: ctx.workspace, session: id, from: dir, directory }, 'importing session');
+    ctx.onProgress?.(`importing session ${id} from ${dir}…`);
     const im = await ctx.link.exec(['sh', '-lc', IMPORT, 'warren-import', directory, ctx.opencodeCommand, String(LOCK_WAIT_S)], { stdin: ex.stdout, timeoutMs: 60_000 });
     if (im.code === 7) throw locked(ctx.workspace, id, im.stderr);
     if (im.code !== 0) throw new ImportError(ctx.workspace, id, dir, failureLine(im.stderr) || `exit ${im.code}`);

@@ -156,9 +156,10 @@ export function readPrivateKey(name: string, path: string | undefined): Buffer {
 
 function describeConnectFailure(err: NodeJS.ErrnoException): string {
   switch (err.code) {
-    case 'ECONNREFUSED': return 'connection refused (is sshd running?)';
-    case 'EHOSTUNREACH': case 'ENETUNREACH': return 'host unreachable';
-    case 'ENOTFOUND': return 'host name not found';
+    case 'ECONNREFUSED': return 'connection refused (is sshd running? are host and port in the config right?)';
+    case 'EHOSTUNREACH': case 'ENETUNREACH': return 'host unreachable (check host in the config and the network)';
+    case 'ENOTFOUND': return 'host name not found (check host in the config)';
+    case 'EAI_AGAIN': return 'host name lookup failed (DNS did not answer; check the resolver)';
     case 'ETIMEDOUT': return 'connection timed out';
     default: return err.message;
   }

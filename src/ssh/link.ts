@@ -7,6 +7,12 @@
 //   up --transport lost / keepalive timeout--> down --backoff--> connecting
 //   any --close()--> stopped (final)
 //
+// An attempt that fails in a way retrying does not heal (refused, unreachable, key
+// or host key refused: attempt.ts) is kept as the link's `stuck` error until an
+// attempt succeeds; a wait that asks to fail fast rejects with it at once. A
+// one-shot link (failFast) stops trying there, until it has been up once: a command
+// says in one line what to fix rather than waiting out its deadline in silence.
+//
 // Two failure classes are kept apart. A channel that cannot be opened (nothing
 // listens, target not permitted) fails that one request; the link stays up. A
 // transport failure marks the link down, fails everything in flight at once, and
@@ -26,6 +32,7 @@ import {
   HostKeyFormatError, LinkClosedError, LinkDownError, LinkLostError, WaitUpTimeoutError, WarrenError,
 } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { attemptFailure, healsByRetrying } from './attempt.js';
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from './backoff.js';
 import { ChannelSocket } from './channel-socket.js';
 import { DEFAULT_READY_TIMEOUT_MS, connectClient, endClient, readPrivateKey, type ConnectOptions } from './connect.js';
@@ -66,6 +73,19 @@ export interface LinkOptions {
   maxConcurrentExecs?: number;
   handshakeLimiter?: Semaphore;
   logger?: Logger;
+  /**
+   * One-shot use (a command, a probe): until the link has been up once, an attempt
+   * that fails in a way retrying does not heal ends the tries, and every wait for up
+   * rejects with that error at once. Failures that heal (timeouts, resets, sshd
+   * throttling) are retried as usual. Off for the daemon, whose links retry
+   * everything: a workspace that comes back later must recover.
+   */
+  failFast?: boolean;
+}
+
+export interface WaitUpOptions {
+  /** Reject at once with the error of an attempt that retrying does not heal (the link's `stuck`). */
+  failFast?: boolean;
 }
 
 export interface WaitOptions {
@@ -91,6 +111,7 @@ export class Link extends EventEmitter {
   private readonly backoff: BackoffOptions;
   private readonly execs: Semaphore;
   private readonly log: Logger;
+  private readonly failFast: boolean;
 
   private stateValue: LinkState = 'stopped';
   private sinceMs = Date.now();
@@ -103,7 +124,11 @@ export class Link extends EventEmitter {
   private failures = 0;
   private nextAttemptAtMs: number | null = null;
   private readonly inflight = new Set<Failable>();
-  private readonly upWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  private readonly upWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void; failFast: boolean }>();
+  /** The last attempt's error, while it is one that retrying does not heal. */
+  private stuckError: WarrenError | null = null;
+  /** A failFast link that stopped trying (before it was ever up). */
+  private gaveUp = false;
   private readonly stats = new LinkStats();
 
   constructor(o: LinkOptions) {
@@ -119,6 +144,7 @@ export class Link extends EventEmitter {
     this.channelOpenTimeoutMs = o.channelOpenTimeoutMs ?? 10_000;
     this.execs = new Semaphore(o.maxConcurrentExecs ?? 8);
     this.log = (o.logger ?? silentLogger).child({ ws: o.name });
+    this.failFast = o.failFast ?? false;
     this.dial = {
       name: o.name, target: this.target, user: o.user, transport: o.transport, privateKey,
       hostKeyFingerprints: [...o.hostKeyFingerprints], readyTimeoutMs: o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
@@ -128,6 +154,11 @@ export class Link extends EventEmitter {
 
   get state(): LinkState { return this.stateValue; }
   get lastError(): WarrenError | null { return this.stats.lastError; }
+  /**
+   * The last attempt's error while it is one that retrying does not heal (refused,
+   * unreachable, key or host key refused); null once an attempt succeeds.
+   */
+  get stuck(): WarrenError | null { return this.stuckError; }
   /**
    * Which connection this is (1 for the first): work that began on one connection and
    * failed on another met a drop, even if the link is up again by the time it looks.
@@ -141,12 +172,19 @@ export class Link extends EventEmitter {
     return this;
   }
 
-  /** Resolves when up; rejects after `ms` or when the link is closed. */
-  waitForUp(ms: number): Promise<void> {
+  /**
+   * Resolves when up; rejects after `ms` or when the link is closed, and, failing
+   * fast (asked here or by the link's options), with the error of an attempt that
+   * retrying does not heal.
+   */
+  waitForUp(ms: number, o: WaitUpOptions = {}): Promise<void> {
     if (this.closed) return Promise.reject(new LinkClosedError(this.name));
     if (this.stateValue === 'up') return Promise.resolve();
+    const failFast = this.gaveUp || (o.failFast ?? this.failFast);
+    if (failFast && this.stuckError) return Promise.reject(this.stuckError);
     return new Promise((resolve, reject) => {
       const w = {
+        failFast,
         resolve: () => { clearTimeout(timer); this.upWaiters.delete(w); resolve(); },
         reject: (e: Error) => { clearTimeout(timer); this.upWaiters.delete(w); reject(e); },
       };
@@ -242,14 +280,24 @@ export class Link extends EventEmitter {
       this.onUp(client);
     }, (err: unknown) => {
       if (this.closed) return;
-      this.stats.attemptFailed(err as WarrenError);
-      this.setState('down', this.lastError ?? undefined);
-      this.scheduleRetry();
+      const error = err as WarrenError;
+      this.stats.attemptFailed(error);
+      const failure = attemptFailure(error);
+      this.stuckError = healsByRetrying(failure) ? null : error;
+      this.setState('down', error);
+      if (!this.stuckError) return this.scheduleRetry();
+      // A one-shot link that was never up: nothing will change by trying again.
+      this.gaveUp = this.failFast && this.stats.connection === 0;
+      for (const w of [...this.upWaiters]) if (w.failFast || this.gaveUp) w.reject(error);
+      if (!this.gaveUp) return this.scheduleRetry();
+      this.log.info({ failure }, 'not retrying: this failure does not heal by itself');
     });
   }
 
   private onUp(client: Client): void {
     this.client = client;
+    this.stuckError = null;
+    this.gaveUp = false;
     this.stats.connected();
     client.on('error', (err) => this.lose(client, err));
     client.on('close', () => this.lose(client, new Error('connection closed')));

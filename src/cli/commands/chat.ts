@@ -5,12 +5,10 @@
 // opencode asks a person, it asks on the terminal, or follows --auto (ask-person.ts).
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../errors.js';
-import { checkDirectory, WorkspaceRuntime } from '../../broker/workspace.js';
+import { checkDirectory } from '../../broker/workspace.js';
 import { checkSessionId, type SessionInfo } from '../../opencode/locate.js';
-import { cliLogger, loadFor, pickWorkspace } from '../context.js';
+import { cliLogger, loadFor, openWorkspace, pickWorkspace } from '../context.js';
 import { personAnswerer } from '../ask-person.js';
-
-const UP_WAIT_MS = 15_000;
 
 export async function chatCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -28,17 +26,14 @@ export async function chatCommand(argv: string[]): Promise<number> {
   const config = loadFor(values.config);
   const wsConfig = pickWorkspace(config, name);
   const logger = cliLogger();
-  const rt = new WorkspaceRuntime(wsConfig, { logger });
+  const rt = await openWorkspace(wsConfig, logger);
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  if (process.stderr.isTTY) rt.server.on('progress', (line: string) => process.stderr.write(`${line}\n`));
   let wroteText = false;
   let endsWithNewline = true;
   try {
-    rt.start();
-    await rt.link.waitForUp(UP_WAIT_MS);
     let sessionID = values.session;
     let created: SessionInfo | undefined;
     if (sessionID === undefined) {
@@ -50,7 +45,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
     const id = sessionID;
     // An answer that fails (the run ended meanwhile, say) ends in the run's own error.
     const answer = (p: Promise<unknown>) => { p.catch((err: Error) => logger.warn({ err: err.message }, 'answering opencode failed')); };
-    const result = await rt.chat(sessionID, {
+    await rt.chat(sessionID, {
       text: message, signal: abort.signal,
       onPermission: (p) => answer(person.permission(p).then((reply) => rt.answerPermission(id, p.id, reply))),
       onQuestion: (q) => answer(person.question(q).then((answers) => rt.answerQuestion(id, q.id, answers))),
@@ -60,7 +55,6 @@ export async function chatCommand(argv: string[]): Promise<number> {
         process.stdout.write(d);
       },
     }, created);
-    if (result.imported && process.stderr.isTTY) process.stderr.write(`(session ${sessionID} was imported into the server first)\n`);
     return 0;
   } finally {
     if (wroteText && !endsWithNewline) process.stdout.write('\n');

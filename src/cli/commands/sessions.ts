@@ -2,8 +2,7 @@
 // has, all projects and directories, newest first.
 import { parseArgs } from 'node:util';
 import { UsageError } from '../../errors.js';
-import { WorkspaceRuntime } from '../../broker/workspace.js';
-import { cliLogger, loadFor, pickWorkspace } from '../context.js';
+import { cliLogger, loadFor, openWorkspace, pickWorkspace } from '../context.js';
 import { fitTable, formatTable } from '../table.js';
 import { terminalWidth } from '../text-width.js';
 
@@ -14,10 +13,8 @@ export async function sessionsCommand(argv: string[]): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError('usage: warren sessions <workspace> [--json] [--config F]');
   const wsConfig = pickWorkspace(loadFor(values.config), positionals[0]);
-  const rt = new WorkspaceRuntime(wsConfig, { logger: cliLogger() });
+  const rt = await openWorkspace(wsConfig, cliLogger());
   try {
-    rt.start();
-    await rt.link.waitForUp(15_000);
     const rows = await rt.sessions();
     if (values.json) {
       process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
