@@ -23,12 +23,8 @@ const VERSION_TIMEOUT_MS = 15_000;
 export async function attachCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true, strict: true,
-    options: { session: { type: 'string' }, dir: { type: 'string' }, socket: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { session: { type: 'string' }, dir: { type: 'string' }, socket: { type: 'string' } },
   });
-  if (values.help) {
-    process.stdout.write(`${ATTACH_USAGE}\n  opens OpenCode's TUI on this host, attached to the workspace's server through the\n  running daemon's gateway; --session opens that session (found and imported first)\n  in its own directory unless --dir names another. Needs opencode on PATH.\n`);
-    return 0;
-  }
   const [name, ...extra] = positionals;
   if (!name || extra.length) throw new UsageError(ATTACH_USAGE);
   if (values.session !== undefined) checkSessionId(values.session);
