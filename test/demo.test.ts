@@ -12,9 +12,9 @@ t.test('the demo: a CLI session resumed through the gateway of the daemon, statu
   t.match(r.stdout, /gateway on http:\/\/127\.0\.0\.1:\d+/);
   t.match(r.stdout, /< echo: Resumed through warren +\(\d+ ms, starting opencode serve in alpha included\)/, 'resumed through the gateway');
   t.match(r.stdout, /< echo: And once more, now that the server is warm +\(\d+ ms\)/);
-  t.match(r.stdout, /WORKSPACE +TARGET +TUNNEL/, 'warren status ran');
-  t.match(r.stdout, /^ +alpha +\S+ +up .* running 1\.18\.33/m);
-  t.match(r.stdout, /^ +beta +\S+ +up .* stopped/m);
+  t.match(r.stdout, /WORKSPACE +TUNNEL +RTT +OPENCODE/, 'warren status ran');
+  t.match(r.stdout, /^ +alpha +up +\S+ +running 1\.18\.33/m);
+  t.match(r.stdout, /^ +beta +up +\S+ +stopped/m);
   t.match(r.stdout, /warren daemon stopped \(exit 0\)/);
   t.match(r.stdout, /workspaces removed: no namespace, process, user or file left behind\./);
 });
