@@ -2,9 +2,11 @@
 // down, bad requests, the message stream against a CLI-created session, and the
 // official SDK through the pass-through.
 import t from 'tap';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { createOpencodeClient } from '@opencode-ai/sdk/v2/client';
-import { createWorkspaces, waitFor } from '../container/testbed/index.js';
+import { createWorkspaces, run, waitFor } from '../container/testbed/index.js';
 import { cliSession, historyOf } from './helpers/runtime.js';
 import { readEvents, startDaemon, ending } from './helpers/daemon.js';
 
@@ -27,6 +29,26 @@ t.test('status of each workspace, as status --json reports it', async (t) => {
   const body = await (await fetch(`${d.base}/v1/workspaces`, { headers: d.headers() })).json() as { workspaces: Array<Record<string, unknown>> };
   t.same(body.workspaces.map((w) => w.name), [A, beta!.name]);
   t.match(body.workspaces[0], { name: A, tunnel: { state: 'up', lastError: null }, opencode: { state: 'stopped' } });
+});
+
+t.test('JSON answers to bodyless requests keep the connection open (curl reuses it)', async (t) => {
+  // The token through a header file, never argv, where every local user could read it.
+  const headers = path.join(d.dir, 'curl-headers');
+  fs.writeFileSync(headers, `authorization: Bearer ${d.token}\n`, { mode: 0o600 });
+  const urls = ['/v1/workspaces', '/v1/workspaces', '/v1/workspaces/nope/sessions', '/v1/workspaces'].map((p) => `${d.base}${p}`);
+  const r = await run(['curl', '-sv', '-o', '/dev/null', '-H', `@${headers}`, ...urls], { timeoutMs: 30_000 });
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stderr.match(/^\* Re-using existing connection/gm)?.length, 3, 'one connection for the four requests');
+  t.notMatch(r.stderr, /^< connection: close/im, 'no answer closes it');
+  const health = `${d.base}/v1/workspaces/${A}/opencode/global/health`;
+  const through = await run(['curl', '-sv', '-o', '/dev/null', '-H', `@${headers}`, health, health], { timeoutMs: 60_000 });
+  t.equal(through.code, 0, through.stderr);
+  t.equal(through.stderr.match(/^< content-length: \d+/gim)?.length, 2, 'the pass-through keeps opencode\'s content-length');
+  t.notMatch(through.stderr, /^< transfer-encoding: chunked/im, 'rather than re-framing the body as chunked');
+  t.match(through.stderr, /^\* Re-using existing connection/m);
+  const unauthorized = await run(['curl', '-sv', '-o', '/dev/null', `${d.base}/v1/workspaces`, `${d.base}/v1/workspaces`], { timeoutMs: 30_000 });
+  t.equal(unauthorized.stderr.match(/^< HTTP\/1\.1 401/gm)?.length, 2);
+  t.match(unauthorized.stderr, /^\* Re-using existing connection/m, 'a 401 to a bodyless GET keeps it too');
 });
 
 t.test('an unknown workspace is 404 on every route', async (t) => {

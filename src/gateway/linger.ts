@@ -14,12 +14,25 @@
 //     IDLE_MS, or at the latest TOTAL_MS after the answer, however fast it keeps sending.
 // A well-behaved client (curl, undici, node:http) stops sending when it sees the answer and
 // closes, so lingering mostly lasts a round trip. Nothing outlives TOTAL_MS: one timer per
-// lingering socket, cleared when it closes; on shutdown, server.close() waits for these
-// sockets at most that long, well inside the gateway's grace period.
+// lingering socket, cleared when it closes; on shutdown the gateway cuts lingering sockets
+// after SHUTDOWN_MS (they have their answer), well inside its grace period.
+//
+// The bounds are nginx's idea at a smaller scale (lingering_timeout 5 s, lingering_time
+// 30 s). IDLE_MS is how long a client may stall between our answer and its next write:
+// one whose event loop is busy (a loaded machine, a GC) writes again after we let go,
+// our kernel answers RST, and its kernel drops the answer it had not read yet. 500 ms
+// lost one 413 in 160 on a busy machine; 2 s covers the stalls seen there.
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-const LINGER = { TOTAL_MS: 2000, IDLE_MS: 500, TICK_MS: 100 };
+export const LINGER = { TOTAL_MS: 4000, IDLE_MS: 2000, TICK_MS: 100, SHUTDOWN_MS: 500 } as const;
+
+const lingering = new WeakSet<Socket>();
+
+/** Whether the socket is closing lingeringly: its answer is written, what arrives is dropped. */
+export function isLingering(socket: Socket): boolean {
+  return lingering.has(socket);
+}
 
 /**
  * Marks the response as the connection's last and, once it is written, closes the
@@ -38,6 +51,7 @@ export function closeLingeringAfter(res: ServerResponse): void {
 
 function linger(socket: Socket, res: ServerResponse): void {
   if (socket.destroyed) return;
+  lingering.add(socket);
   // Body bytes still arriving go through Node's HTTP parser into the request. A request
   // marked dumped has them dropped as parsed; one that a reader destroyed (a for-await
   // that gave up at the limit) would instead pause the socket, and unread bytes are what

@@ -10,9 +10,22 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   // connection after it, or Node would read and discard whatever the client keeps
   // sending, up to the request timeout; but close it lingeringly, or the client may
   // never see the answer (linger.ts).
-  if (!res.req.complete) closeLingeringAfter(res);
+  if (!bodyRead(res.req)) closeLingeringAfter(res);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
+}
+
+/**
+ * Whether nothing of the request is left to read. `complete` alone is not it: Node sets
+ * it only once the request stream has ended, after the handler starts, so a bodyless GET
+ * answered at once looked unfinished and got `connection: close`: a host agent polling
+ * /v1/workspaces paid a new connection per request. A request with neither
+ * Content-Length nor Transfer-Encoding has no body (RFC 9112, 6.3).
+ */
+function bodyRead(req: IncomingMessage): boolean {
+  if (req.complete) return true;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
 }
 
 /**

@@ -23,6 +23,7 @@ import { ListenError, ShuttingDownError, WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { tokenMatches } from './auth.js';
 import { browserRefusal, guardPolicy, type GuardPolicy, type Listening } from './browser-guard.js';
+import { isLingering, LINGER } from './linger.js';
 import { PromptOrder } from './prompt-order.js';
 import { ROUTES, route } from './routes.js';
 import { listenPrivate, prepareSocketPath } from '../broker/socket-file.js';
@@ -117,8 +118,11 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => { for (const s of sockets) s.destroy(); }, graceMs);
+      // Lingering sockets have their answer; only a client still sending holds them.
+      const cut = setTimeout(() => { for (const s of sockets) if (isLingering(s)) s.destroy(); }, Math.min(LINGER.SHUTDOWN_MS, graceMs));
       await closed;
       clearTimeout(timer);
+      clearTimeout(cut);
       if (o.listen.startsWith('/')) fs.rmSync(o.listen, { force: true });
     },
   };

@@ -17,6 +17,10 @@ export function forwardHeaders(req: IncomingMessage): Record<string, string | st
 export function responseHeaders(upstream: Dispatcher.ResponseData): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(upstream.headers)) if (v !== undefined && !HOP.has(k)) out[k] = v;
+  // The server's own length, when it framed the body by one: passed on, the body is not
+  // re-framed as chunked, and a client sees a body cut short as cut.
+  const length = upstream.headers['content-length'];
+  if (typeof length === 'string' && /^\d+$/.test(length) && upstream.headers['transfer-encoding'] === undefined) out['content-length'] = length;
   return out;
 }
 
