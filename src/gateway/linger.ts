@@ -17,15 +17,17 @@
 // lingering socket, cleared when it closes; on shutdown the gateway cuts lingering sockets
 // after SHUTDOWN_MS (they have their answer), well inside its grace period.
 //
-// The bounds are nginx's idea at a smaller scale (lingering_timeout 5 s, lingering_time
-// 30 s). IDLE_MS is how long a client may stall between our answer and its next write:
-// one whose event loop is busy (a loaded machine, a GC) writes again after we let go,
-// our kernel answers RST, and its kernel drops the answer it had not read yet. 500 ms
-// lost one 413 in 160 on a busy machine; 2 s covers the stalls seen there.
+// The bounds: TOTAL_MS is nginx's lingering_time (30 s). undici's fetch with a streamed
+// body may not read an early answer for seconds while it writes on: once 624 MiB over
+// 10 s here, on a busy machine, its 413 unread when a shorter bound cut it (EPIPE); within
+// 30 s it has sent even 1 GB and reads the answer. IDLE_MS (nginx: 5 s): a client that
+// stalls between our answer and its next write writes again after we let go, gets RST,
+// and its kernel drops the answer it had not read. Reading on costs no memory (dropped as
+// parsed); shutdown does not wait for it (SHUTDOWN_MS).
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-export const LINGER = { TOTAL_MS: 4000, IDLE_MS: 2000, TICK_MS: 100, SHUTDOWN_MS: 500 } as const;
+export const LINGER = { TOTAL_MS: 30_000, IDLE_MS: 2000, TICK_MS: 100, SHUTDOWN_MS: 500 } as const;
 
 const lingering = new WeakSet<Socket>();
 
