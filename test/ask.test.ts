@@ -22,10 +22,10 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** A promise's outcome, readable without awaiting it. */
-function tracked<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
-  let settled = false;
-  p.then(() => { settled = true; }, () => { settled = true; });
-  return { promise: p, settled: () => settled };
+function tracked<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolean; outcome: () => string } {
+  let outcome: string | null = null;
+  p.then(() => { outcome = 'it resolved'; }, (err: unknown) => { outcome = `it failed: ${(err as Error).message}`; });
+  return { promise: p, settled: () => outcome !== null, outcome: () => outcome ?? 'pending' };
 }
 
 type Runtime = ReturnType<typeof runtimeFor>;
@@ -69,6 +69,7 @@ t.test('a permission answered once, through the broker: the caller sees it, no w
   }));
   run.promise.catch(() => {});
   const p = await waitFor('the permission event', () => asked[0], { timeoutMs: 60_000 });
+  const askedAfter = Date.now() - started;
   t.match(p, {
     id: /^per_/, sessionID: s.id, permission: 'bash', patterns: ['echo ran > once.txt', 'echo out-once'],
     metadata: { command: 'echo ran > once.txt; echo out-once' }, always: ['echo *'],
@@ -77,7 +78,7 @@ t.test('a permission answered once, through the broker: the caller sees it, no w
   // Waiting for a person is the point here: well past the progress watchdog (2 s), and
   // past the run's deadline (20 s) counted from its start.
   await delay(Math.max(5000, 21_000 - (Date.now() - started)));
-  t.notOk(run.settled(), `the run still waits after ${Math.round((Date.now() - started) / 1000)} s`);
+  t.notOk(run.settled(), `the run still waits after ${Math.round((Date.now() - started) / 1000)} s (asked after ${askedAfter} ms; ${run.outcome()})`);
   await broker.answerPermission(ws.name, s.id, p.id, 'once');
   const r = await run.promise;
   t.equal(r.text, `echo: ${prompt}\ntool said: out-once`, 'the command ran and the model answered after it');
