@@ -56,6 +56,11 @@ t.test('a permission answered once, through the broker: the caller sees it, no w
   };
   const broker = createBroker(config);
   t.teardown(() => broker.close());
+  // The server's first prompt and first tool call load their code (4-5 s here, far
+  // more on a loaded machine): paid first, so the run timed below spends its budget
+  // on the question, not on loading, and the ask comes well before the deadline.
+  const warm = await broker.createSession(ws.name, {});
+  t.equal((await broker.sendMessage(ws.name, warm.id, { text: '[[fake:bash=true]] warm up' })).text, 'echo: [[fake:bash=true]] warm up\ntool said: (no output)', 'a tool call outside the asking directory runs unasked');
   const dir = await askingDir('once');
   const s = await broker.createSession(ws.name, { directory: dir });
   const prompt = '[[fake:bash=echo ran > once.txt; echo out-once]] run it';
