@@ -15,7 +15,8 @@ export interface Row {
   ratio: string;
   /** Empty when the row has no goal (reported for information). */
   goal: string;
-  met: boolean | null;
+  /** 'noise': some rounds meet the goal and some do not, so this run cannot tell. */
+  met: Verdict;
   /** What limits it, measured in this run: printed for a goal not met. */
   limit?: string;
 }
@@ -28,6 +29,38 @@ export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
+
+export type Verdict = boolean | null | 'noise';
+
+/** A figure over rounds: its median and its range, min to max. */
+export interface Spread { median: number; min: number; max: number }
+
+export function spread(xs: number[]): Spread {
+  return { median: median(xs), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+/** "0.41 ms (0.38-0.52)": the median, then the range over the rounds. */
+export function withRange(s: Spread, fmt: (n: number) => string): string {
+  return `${fmt(s.median)} (${fmt(s.min).replace(/ .*$/, '')}-${fmt(s.max)})`;
+}
+
+/**
+ * A goal judged round by round. Each round measured the figure and its anchor one
+ * after the other, so each round gives one comparison (a ratio or a difference)
+ * that drift on the machine hits on both sides alike. Every round meets the goal:
+ * met; none: not met; some: the spread straddles the goal and the run cannot tell,
+ * 'noise'. Fewer than 3 rounds prove nothing either way, and say so as noise too.
+ */
+export function judge(value: number[], anchor: number[], compare: (v: number, a: number) => number, pass: (c: number) => boolean): { compared: Spread; met: Verdict } {
+  const n = Math.min(value.length, anchor.length);
+  const cs = Array.from({ length: n }, (_, i) => compare(value[i]!, anchor[i]!));
+  const passed = cs.filter(pass).length;
+  const met: Verdict = n < 3 ? 'noise' : passed === n ? true : passed === 0 ? false : 'noise';
+  return { compared: spread(cs), met };
+}
+
+export const ratioOf = (v: number, a: number): number => v / a;
+export const differenceOf = (v: number, a: number): number => v - a;
 
 export interface Machine { cores: number; cpu: string; memGiB: number; node: string; openssh: string; nativeCrypto: boolean; load: string; kernel: string }
 
@@ -48,7 +81,7 @@ export function machineLine(m: Machine, loadEnd?: string): string {
     + `ssh2 native crypto ${m.nativeCrypto ? 'loaded' : 'NOT loaded'}; load average at start ${m.load}${loadEnd ? `, at end ${loadEnd}` : ''}`;
 }
 
-const verdict = (r: Row) => (r.met === null ? '' : r.met ? 'met' : 'NOT MET');
+const verdict = (r: Row) => (r.met === null ? '' : r.met === 'noise' ? 'within noise' : r.met ? 'met' : 'NOT MET');
 
 export function formatSummary(rows: Row[]): string {
   const cols: Array<[string, (r: Row) => string]> = [
@@ -62,6 +95,11 @@ export function formatSummary(rows: Row[]): string {
 
 export function notMet(rows: Row[]): string[] {
   return rows.filter((r) => r.met === false).map((r) => `${r.what}: ${r.ratio} against goal ${r.goal}${r.limit ? `. Limited by: ${r.limit}` : ''}`);
+}
+
+/** Rows whose rounds straddle their goal: neither met nor missed in this run. */
+export function withinNoise(rows: Row[]): string[] {
+  return rows.filter((r) => r.met === 'noise').map((r) => `${r.what}: ${r.ratio} against goal ${r.goal}`);
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
