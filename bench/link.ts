@@ -7,6 +7,8 @@
 //   gateway  - a `warren daemon` process; the client calls its pass-through
 //              /v1/workspaces/:ws/opencode/*, whose "opencode" is the target
 //              (bench/fake-opencode.ts), started by warren as it starts opencode
+//   nginx    - what an operator would build instead: nginx checking the same
+//              bearer token on the same URL, proxying to the ssh -L (bench/nginx.ts)
 // The same undici client code drives every path. CPU use of each process during
 // the c=32 and bulk runs is recorded: on two cores it says what limits a path.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -20,13 +22,14 @@ import { createWorkspace, freePort, waitFor, type Workspace } from '../container
 import { Link } from '../src/ssh/link.js';
 import { createLinkDispatcher } from '../src/ssh/dispatcher.js';
 import { OPENCODE_PORT, startDaemon, type BenchDaemon } from './daemon.js';
+import { startNginx, type BenchNginx } from './nginx.js';
 import { procCpuMs, runBulk, runLoad, runSse, type ClientOptions, type LoadResult } from './load.js';
 import { differenceOf, judge, median, ms, ratioOf, signedMs, spread, withRange, x, type Row } from './report.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const LOAD_CLI = path.join(here, 'load-cli.js');
 const CIPHER = 'aes128-gcm@openssh.com';
-export const PATHS = ['direct', 'ssh -L', 'warren', 'gateway'] as const;
+export const PATHS = ['direct', 'ssh -L', 'warren', 'gateway', 'nginx'] as const;
 type PathName = typeof PATHS[number];
 
 export interface LinkBenchOptions { rounds: number; durationMs: number; bulkBytes: number; sseEvents: number }
@@ -56,9 +59,13 @@ async function direct(ws: Workspace, args: string[]): Promise<unknown> {
   return JSON.parse(r.stdout);
 }
 
-/** Runs fn and returns, beside its result, each pid's CPU over it in % of one core. */
-async function withCpu<T>(pids: Array<number | undefined>, fn: () => Promise<T>): Promise<{ value: T; cpu: number[]; self: number }> {
-  const before = pids.map((p) => (p === undefined ? 0 : procCpuMs(p)));
+/**
+ * Runs fn and returns, beside its result, each group of pids' CPU over it in % of one
+ * core (NaN for an empty group), and this process's own.
+ */
+async function withCpu<T>(groups: number[][], fn: () => Promise<T>): Promise<{ value: T; cpu: number[]; self: number }> {
+  const cpuOf = (g: number[]) => g.reduce((sum, p) => sum + procCpuMs(p), 0);
+  const before = groups.map(cpuOf);
   const self0 = process.cpuUsage();
   const t0 = performance.now();
   const value = await fn();
@@ -66,7 +73,7 @@ async function withCpu<T>(pids: Array<number | undefined>, fn: () => Promise<T>)
   const s = process.cpuUsage(self0);
   return {
     value,
-    cpu: pids.map((p, i) => (p === undefined ? NaN : ((procCpuMs(p) - before[i]!) / wall) * 100)),
+    cpu: groups.map((g, i) => (g.length === 0 ? NaN : ((cpuOf(g) - before[i]!) / wall) * 100)),
     self: ((s.user + s.system) / 1000 / wall) * 100,
   };
 }
@@ -81,6 +88,7 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
   let link: Link | undefined;
   let sshChild: ChildProcess | undefined;
   let daemon: BenchDaemon | undefined;
+  let nginx: BenchNginx | undefined;
   const dispatchers: Dispatcher[] = [];
   try {
     daemon = await startDaemon(ws);
@@ -94,22 +102,26 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
     const warrenD = createLinkDispatcher(link);
     const sshD = new Agent({ keepAliveTimeout: 30_000 });
     const gatewayD = new Agent({ keepAliveTimeout: 30_000 });
-    dispatchers.push(warrenD, sshD, gatewayD);
-    const viaHost: Record<Exclude<PathName, 'direct'>, { base: string; client: ClientOptions; forwarder: number | undefined }> = {
-      'ssh -L': { base: `http://127.0.0.1:${fwd.port}`, client: { dispatcher: sshD }, forwarder: fwd.child.pid },
-      warren: { base: `http://127.0.0.1:${OPENCODE_PORT}`, client: { dispatcher: warrenD }, forwarder: undefined },
-      gateway: { base: daemon.passThrough, client: { dispatcher: gatewayD, headers: daemon.headers }, forwarder: daemon.pid },
+    const nginxD = new Agent({ keepAliveTimeout: 30_000 });
+    dispatchers.push(warrenD, sshD, gatewayD, nginxD);
+    nginx = await startNginx({ upstreamPort: fwd.port, workspace: ws.name, token: daemon.headers.authorization!.replace(/^Bearer /, '') });
+    // The forwarding processes of each path: their CPU, summed, is what the path costs.
+    const viaHost: Record<Exclude<PathName, 'direct'>, { base: string; client: ClientOptions; forwarders: number[] }> = {
+      'ssh -L': { base: `http://127.0.0.1:${fwd.port}`, client: { dispatcher: sshD }, forwarders: [fwd.child.pid!] },
+      warren: { base: `http://127.0.0.1:${OPENCODE_PORT}`, client: { dispatcher: warrenD }, forwarders: [] },
+      gateway: { base: daemon.passThrough, client: { dispatcher: gatewayD, headers: daemon.headers }, forwarders: [daemon.pid] },
+      nginx: { base: nginx.passThrough, client: { dispatcher: nginxD, headers: nginx.headers }, forwarders: [nginx.workerPid, fwd.child.pid!] },
     };
     const directBase = `http://127.0.0.1:${OPENCODE_PORT}`;
-    const samples: Record<PathName, Figures[]> = { direct: [], 'ssh -L': [], warren: [], gateway: [] };
+    const samples: Record<PathName, Figures[]> = { direct: [], 'ssh -L': [], warren: [], gateway: [], nginx: [] };
     const measure = async (p: PathName): Promise<Figures> => {
       const h = p === 'direct' ? undefined : viaHost[p];
-      const load = async (c: number) => withCpu([h?.forwarder, targetPid], async () => (h
+      const load = async (c: number) => withCpu([h?.forwarders ?? [], [targetPid]], async () => (h
         ? runLoad(`${h.base}/small`, { ...h.client, concurrency: c, durationMs: o.durationMs })
         : direct(ws, ['load', `${directBase}/small`, String(c), String(o.durationMs)]) as Promise<LoadResult>));
       const c1 = (await load(1)).value;
       const c32 = await load(32);
-      const bulk = await withCpu([h?.forwarder], async () => (h
+      const bulk = await withCpu([h?.forwarders ?? []], async () => (h
         ? runBulk(`${h.base}/bytes`, { ...h.client, bytes: o.bulkBytes })
         : ((await direct(ws, ['bulk', `${directBase}/bytes`, String(o.bulkBytes)])) as { mbps: number }).mbps));
       const sse = h
@@ -139,6 +151,7 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
     };
   } finally {
     await Promise.all(dispatchers.map((d) => d.destroy()));
+    await nginx?.close();
     sshChild?.kill('SIGTERM');
     await daemon?.close();
     await link?.close();
@@ -195,6 +208,14 @@ export function linkRows(r: LinkBenchResult): Row[] {
       compareRow(r, `small GET req/s c=32, ${who}`, p, 'ssh -L', 'rpsc32', count, 'ratio', rpsGoal),
     );
   }
+  // The operator's own build (nginx + ssh -L), same token check, same URL: the gateway's other anchor.
+  const g = r.figures.gateway;
+  const n = r.figures.nginx;
+  const nginxNote = `per request at c=32 the daemon spent ${usPer(g.cpuForwarder32, g.rpsc32)} of CPU; nginx and ssh together ${usPer(n.cpuForwarder32, n.rpsc32)}`;
+  rows.push(
+    compareRow(r, 'small GET p50 c=1, warren gateway', 'gateway', 'nginx', 'p50c1', ms3, 'ratio', { text: '<= 1.0x', pass: (c) => c <= 1.0, limit: nginxNote }),
+    compareRow(r, 'small GET req/s c=32, warren gateway', 'gateway', 'nginx', 'rpsc32', count, 'ratio', { text: '>= 1.0x', pass: (c) => c >= 1.0, limit: nginxNote }),
+  );
   const w = r.figures.warren;
   rows.push(
     compareRow(r, 'bulk MB/s, warren dispatcher', 'warren', 'ssh -L', 'bulk', count, 'ratio', { text: '>= 1.0x', pass: (c) => c >= 1.0,
@@ -219,7 +240,7 @@ export function formatLinkBench(r: LinkBenchResult): string {
     line(head), ...cells.map(line), '',
     `ssh2 native crypto: ${r.nativeCrypto ? 'loaded' : 'not loaded'}; cipher negotiated by warren: ${r.cipher ?? '?'} (ssh -L forced to ${CIPHER});`
       + ` bulk ${r.bulkBytes / 2 ** 20} MiB, SSE ${r.sseEvents} events per stream; medians of ${r.rounds} interleaved rounds (order reversed every other round);`
-      + ' "fwd" is the forwarding process: ssh for ssh -L, the daemon for gateway, none for warren (in the client\'s process)',
+      + ' "fwd" is the forwarding process: ssh for ssh -L, the daemon for gateway, nginx\'s worker and ssh together for nginx, none for warren (in the client\'s process)',
   ].join('\n');
 }
 
