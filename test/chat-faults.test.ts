@@ -24,9 +24,12 @@ t.test('the model hangs: the progress watchdog gives a clear error and the run i
   await t.rejects(rt.chat(s.id, { text: '[[fake:hang]] are you there?', progressTimeoutMs: 3000 }), {
     code: 'WARREN_ERR_CHAT_STALLED', message: /no progress from the model for 3 s; the run was aborted/,
   });
-  // The watchdog counts from the run's last sign of life (opencode's own start-up work
-  // included), and opencode takes about 3 s to wind an aborted run down.
-  t.ok(Date.now() - started < 15_000, `gave up after ${Date.now() - started} ms`);
+  // The message names the watchdog that fired (3 s without progress, not the 30 s
+  // heartbeat one, not the deadline); this bound only says the caller was not left
+  // hanging. It counts from the run's last sign of life (opencode's own start-up work
+  // included), and opencode takes about 3 s to wind an aborted run down: 12.5 s on a
+  // quiet run here, 21 s on one loaded far past its cores.
+  t.ok(Date.now() - started < 60_000, `gave up after ${Date.now() - started} ms`);
   await waitFor('opencode to stop the run', () => idle(rt, s.id, s.directory), { timeoutMs: 60_000 });
   t.pass('the session is idle again');
   const next = await rt.chat(s.id, { text: 'and now?' });
@@ -37,9 +40,15 @@ t.test('the overall deadline holds even while events keep coming', async (t) => 
   const rt = runtimeFor(t, ws);
   await rt.link.waitForUp(10_000);
   const s = await rt.createSession();
-  const started = Date.now();
-  await t.rejects(rt.chat(s.id, { text: `[[fake:slow=400]] ${'slow words '.repeat(10)}`, deadlineMs: 2500 }), { code: 'WARREN_ERR_CHAT_TIMEOUT' });
-  t.ok(Date.now() - started < 5000);
+  // ~31 chunks at 400 ms each: the reply would stream for 12 s, and every chunk is an
+  // event that resets the progress watchdog. Only the deadline can end it first, and
+  // CHAT_TIMEOUT is the deadline's error; text already streaming shows the events came.
+  // (No timed assertion: how long the abort takes on a loaded machine is not the point.)
+  let streamed = '';
+  const text = `[[fake:slow=400]] ${'slow words '.repeat(20)}`;
+  await t.rejects(rt.chat(s.id, { text, deadlineMs: 6000, onDelta: (d) => { streamed += d; } }), { code: 'WARREN_ERR_CHAT_TIMEOUT' });
+  t.ok(streamed.length > 0, 'the reply was streaming when the deadline ended the run');
+  t.ok(`echo: ${text.trim()}`.startsWith(streamed) && streamed.length < `echo: ${text.trim()}`.length, 'and was cut short');
 });
 
 t.test('the model answers with an error: reported with its message', async (t) => {
