@@ -18,10 +18,13 @@ const warren = (args: string[], env: NodeJS.ProcessEnv = {}) =>
 const widest = (out: string) => Math.max(...out.trimEnd().split('\n').map(displayWidth));
 
 const d = await startDaemon(t, [one!, dead], { waitUp: [one!.name] });
-await waitFor('the dead workspace to have an error', async () => {
+// The live one's RTT comes with its first keepalive answer, a second or more after
+// it is up (a loaded run printed "-" here): the table below shows both.
+await waitFor('the dead workspace to have an error, and the live one an RTT', async () => {
   const r = await warren(['status', '--json', '--socket', d.socket]);
-  const s = JSON.parse(r.stdout) as { workspaces: Array<{ name: string; recentErrors?: unknown[] }> };
-  return (s.workspaces.find((w) => w.name === dead.name)?.recentErrors?.length ?? 0) >= 1;
+  const s = JSON.parse(r.stdout) as { workspaces: Array<{ name: string; recentErrors?: unknown[]; tunnel: { keepaliveRttMs: number | null } }> };
+  return (s.workspaces.find((w) => w.name === dead.name)?.recentErrors?.length ?? 0) >= 1
+    && s.workspaces.find((w) => w.name === one!.name)?.tunnel.keepaliveRttMs != null;
 }, { timeoutMs: 20_000 });
 
 t.test('the table fits 80 columns off a terminal, or $COLUMNS; -o wide has every column', async (t) => {
