@@ -17,6 +17,14 @@ t.teardown(() => ws.close());
 
 const askingDir = (name: string) => askingDirIn(ws, name);
 
+/**
+ * The progress watchdog of the runs here: short, so that waiting past it shows a run
+ * waiting for a person is not ended by it. Once answered, the run works again under
+ * it, and a loaded machine had opencode quiet for more than 2 s between the answer
+ * and the model's next words (a run ended CHAT_STALLED after its answer).
+ */
+const WATCHDOG_MS = 4000;
+
 async function exists(path: string): Promise<boolean> {
   return (await ws.runAsUser(['test', '-e', path])).code === 0;
 }
@@ -70,7 +78,7 @@ t.test('a permission answered once, through the broker: the caller sees it, no w
   const run = tracked(broker.sendMessage(ws.name, s.id, {
     text: prompt, onPermission: (p) => asked.push(p), onDelta: (d) => { streamed += d; },
     // Both far shorter than the wait below: neither may end a run that waits for a person.
-    progressTimeoutMs: 2000, deadlineMs: 20_000,
+    progressTimeoutMs: WATCHDOG_MS, deadlineMs: 20_000,
   }));
   run.promise.catch(() => {});
   const p = await waitFor('the permission event', () => asked[0], { timeoutMs: 60_000 });
@@ -80,9 +88,9 @@ t.test('a permission answered once, through the broker: the caller sees it, no w
     metadata: { command: 'echo ran > once.txt; echo out-once' }, always: ['echo *'],
   }, 'what a UI shows: which permission, for what');
   t.notOk(await exists(`${dir}/once.txt`), 'nothing ran before the answer');
-  // Waiting for a person is the point here: well past the progress watchdog (2 s), and
+  // Waiting for a person is the point here: well past the progress watchdog (WATCHDOG_MS), and
   // past the run's deadline (20 s) counted from its start.
-  await delay(Math.max(5000, 21_000 - (Date.now() - started)));
+  await delay(Math.max(WATCHDOG_MS + 2000, 21_000 - (Date.now() - started)));
   t.notOk(run.settled(), `the run still waits after ${Math.round((Date.now() - started) / 1000)} s (asked after ${askedAfter} ms; ${run.outcome()})`);
   await broker.answerPermission(ws.name, s.id, p.id, 'once');
   const r = await run.promise;
@@ -117,7 +125,7 @@ t.test('a permission rejected: the command does not run and the run ends, as in 
   const dir = await askingDir('reject');
   const s = await rt.createSession({ directory: dir });
   const asked: PermissionRequest[] = [];
-  const run = rt.chat(s.id, { text: '[[fake:bash=touch rejected.txt]] try', onPermission: (p) => asked.push(p), progressTimeoutMs: 2000 });
+  const run = rt.chat(s.id, { text: '[[fake:bash=touch rejected.txt]] try', onPermission: (p) => asked.push(p), progressTimeoutMs: WATCHDOG_MS });
   const p = await waitFor('the permission event', () => asked[0], { timeoutMs: 60_000 });
   await rt.answerPermission(s.id, p.id, 'reject');
   const r = await run;
@@ -136,7 +144,7 @@ t.test('a question answered: the caller sees the question and options, the model
   const other = await rt.createSession({ directory: dir });
   const prompt = '[[fake:question=Which colour?|red|blue]] pick one';
   const asked: QuestionRequest[] = [];
-  const run = tracked(rt.chat(s.id, { text: prompt, onQuestion: (q) => asked.push(q), progressTimeoutMs: 2000 }));
+  const run = tracked(rt.chat(s.id, { text: prompt, onQuestion: (q) => asked.push(q), progressTimeoutMs: WATCHDOG_MS }));
   const q = await waitFor('the question event', () => asked[0], { timeoutMs: 60_000 });
   t.match(q, {
     id: /^que_/, sessionID: s.id,
@@ -199,10 +207,10 @@ t.test('a subagent asks: the caller gets its request and answers it through the 
   const s = await rt.createSession({ directory: dir });
   const prompt = '[[fake:tool=task:{"description":"sub","prompt":"[[fake:bash=touch sub.txt]] child","subagent_type":"general"}]] delegate';
   const asked: PermissionRequest[] = [];
-  const run = tracked(rt.chat(s.id, { text: prompt, onPermission: (p) => asked.push(p), progressTimeoutMs: 2000 }));
+  const run = tracked(rt.chat(s.id, { text: prompt, onPermission: (p) => asked.push(p), progressTimeoutMs: WATCHDOG_MS }));
   const p = await waitFor('the subagent\'s permission event', () => asked[0], { timeoutMs: 60_000 });
   t.not(p.sessionID, s.id, 'asked in the subagent\'s own session');
-  await delay(4000); // past the progress watchdog: the subagent waits for a person, so does the run
+  await delay(WATCHDOG_MS + 2000); // past the progress watchdog: the subagent waits for a person, so does the run
   t.notOk(run.settled(), 'the run waits with it');
   await rt.answerPermission(s.id, p.id, 'once');
   t.equal((await run.promise).text, `echo: ${prompt}`);
@@ -217,7 +225,7 @@ t.test('the link drops while a permission waits: the run resubscribes, still wai
   const s = await rt.createSession({ directory: dir });
   const prompt = '[[fake:bash=echo after-the-drop]] across a drop';
   const asked: PermissionRequest[] = [];
-  const run = tracked(rt.chat(s.id, { text: prompt, onPermission: (p) => asked.push(p), progressTimeoutMs: 2000, deadlineMs: 60_000 }));
+  const run = tracked(rt.chat(s.id, { text: prompt, onPermission: (p) => asked.push(p), progressTimeoutMs: WATCHDOG_MS, deadlineMs: 60_000 }));
   const p = await waitFor('the permission event', () => asked[0], { timeoutMs: 60_000 });
   t.teardown(() => ws.startSshd().catch(() => {}));
   await ws.killSshd();
@@ -225,7 +233,7 @@ t.test('the link drops while a permission waits: the run resubscribes, still wai
   const before = lines.length;
   await ws.startSshd();
   await waitFor('the run to stream again', () => lines.slice(before).some((l) => l.includes('"to":"streaming"')), { timeoutMs: 30_000 });
-  await delay(4000); // past the progress watchdog (2 s) once more, on the new stream
+  await delay(WATCHDOG_MS + 2000); // past the progress watchdog once more, on the new stream
   t.notOk(run.settled(), 'the run still waits for the person');
   t.equal(asked.length, 1, 'the request the caller has was not sent again');
   await rt.answerPermission(s.id, p.id, 'once');
@@ -239,7 +247,7 @@ t.test('answered while the link is down (by an attached TUI, say): the run compl
   const s = await rt.createSession({ directory: dir });
   const prompt = '[[fake:bash=echo answered-elsewhere]] during a drop';
   const asked: PermissionRequest[] = [];
-  const run = rt.chat(s.id, { text: prompt, onPermission: (p) => asked.push(p), progressTimeoutMs: 2000, deadlineMs: 60_000 });
+  const run = rt.chat(s.id, { text: prompt, onPermission: (p) => asked.push(p), progressTimeoutMs: WATCHDOG_MS, deadlineMs: 60_000 });
   run.catch(() => {});
   const p = await waitFor('the permission event', () => asked[0], { timeoutMs: 60_000 });
   t.teardown(() => ws.startSshd().catch(() => {}));
