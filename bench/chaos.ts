@@ -24,6 +24,7 @@
 // A message that failed with a clear error may be in the history once or not at
 // all (the error may have come before it reached opencode): both are fine.
 import fs from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createWorkspaces, run, runOk, waitFor, type Workspace } from '../container/testbed/index.js';
 import { slotNames } from '../container/testbed/slots.js';
@@ -116,7 +117,15 @@ const pick = <T>(rnd: () => number, xs: readonly T[]): T => xs[Math.floor(rnd() 
 // ---- timeouts: generous enough for faults, short enough to keep the soak moving ----
 
 const START_TIMEOUT_MS = 30_000;
-const CHAT = { heartbeatTimeoutMs: 15_000, progressTimeoutMs: 10_000, deadlineMs: 60_000, reconnectWaitMs: RECONNECT_WAIT_MS };
+/**
+ * The watchdogs are short (a stalled run is found quickly); the deadline is not. A
+ * message after an opencode kill pays a cold start and a first prompt, and on a loaded
+ * machine (two CPU burners beside the test suite, load 10 on 2 cores) those took 15 s
+ * and 10 s, so all six messages in flight went past a 60 s deadline while opencode
+ * worked on them: a slow reply, not a lost one. The deadline is the caller's bound on
+ * a run that keeps moving; a run that stops moving still ends by the watchdogs.
+ */
+const CHAT = { heartbeatTimeoutMs: 15_000, progressTimeoutMs: 10_000, deadlineMs: 150_000, reconnectWaitMs: RECONNECT_WAIT_MS };
 /**
  * The longest a call may take before it settles: the broker's wait for the tunnel
  * (the reconnect wait), an opencode start (its timeout + the exec's 10 s), the chat
@@ -297,6 +306,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 
     const sendOne = async (p: Planned, session: SessionInfo): Promise<void> => {
       const rec: Record_ = { plan: p, outcome: 'hung', faults: new Set([...active[p.ws]!, ...(p.directive ? [p.directive] : [])]) };
+      const sent = performance.now();
+      const sentAt = stamp();
+      // Where a message's bug report starts: what it went through, how long it took, and how busy the machine was.
+      const context = () => `faults: ${[...rec.faults].join(',') || 'none'}; sent at ${sentAt}, settled after ${((performance.now() - sent) / 1000).toFixed(1)} s, load average ${os.loadavg()[0]!.toFixed(1)}`;
       records.push(rec);
       inflight.add(rec);
       const ac = new AbortController();
@@ -307,7 +320,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
         const r = await Promise.race([call.then((v) => ({ v }), (e: unknown) => ({ e })), bound]);
         if (r === 'bound') {
           rec.outcome = 'hung';
-          problem(`hung: ${p.id} on ${wss[p.ws]!.name} not settled after ${CALL_BOUND_MS} ms (faults: ${[...rec.faults].join(',') || 'none'})`);
+          problem(`hung: ${p.id} on ${wss[p.ws]!.name} not settled after ${CALL_BOUND_MS} ms (${context()})`);
           ac.abort();
           // Give the abort a moment, so a hung call does not also block the leak check forever.
           await Promise.race([call.catch(() => {}), new Promise((res) => setTimeout(res, 10_000))]);
@@ -317,7 +330,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
           if (r.v.text === expected && !p.directive?.match(/error|hang/)) rec.outcome = 'ok';
           else {
             rec.outcome = 'wrong';
-            problem(`wrong reply to ${p.id}: ${JSON.stringify(r.v.text.slice(0, 120))} (faults: ${[...rec.faults].join(',') || 'none'})`);
+            problem(`wrong reply to ${p.id}: ${JSON.stringify(r.v.text.slice(0, 120))} (${context()})`);
           }
         } else if (isWarrenError(r.e)) {
           rec.code = r.e.code;
@@ -328,7 +341,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
             rec.cause = cause;
           } else {
             rec.outcome = 'unexplained';
-            problem(`unexplained error for ${p.id} on ${wss[p.ws]!.name}: ${r.e.code}: ${r.e.message} (faults: ${[...rec.faults].join(',') || 'none'})`);
+            problem(`unexplained error for ${p.id} on ${wss[p.ws]!.name}: ${r.e.code}: ${r.e.message} (${context()})`);
           }
         } else {
           rec.outcome = 'unclear';
