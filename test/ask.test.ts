@@ -10,12 +10,18 @@ import { createWorkspace, waitFor } from '../container/testbed/index.js';
 import { createBroker, type WarrenConfig } from '../src/index.js';
 import { callServer } from '../src/opencode/api.js';
 import type { HistoryEntry } from '../src/opencode/reply.js';
-import { askingDir as askingDirIn, capturingLogger, expectNothingLeft, historyOf, runtimeFor, workspaceConfig } from './helpers/runtime.js';
+import { askingDir as askingDirIn, capturingLogger, expectNothingLeft, historyOf, sharedRuntime, workspaceConfig } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'ask' });
 t.teardown(() => ws.close());
 
 const askingDir = (name: string) => askingDirIn(ws, name);
+
+// The tests after the first share one runtime and its warm server: each works in its
+// own asking directory and session, and what they check is the asking, not a start.
+// Its log is kept, for the test that watches the run resubscribe.
+const { logger: sharedLogger, lines: sharedLines } = capturingLogger();
+const shared = sharedRuntime(t, ws, {}, sharedLogger);
 
 /**
  * The progress watchdog of the runs here: short, so that waiting past it shows a run
@@ -36,7 +42,7 @@ function tracked<T>(p: Promise<T>): { promise: Promise<T>; settled: () => boolea
   return { promise: p, settled: () => outcome !== null, outcome: () => outcome ?? 'pending' };
 }
 
-type Runtime = ReturnType<typeof runtimeFor>;
+type Runtime = ReturnType<typeof shared.get>;
 
 async function toolParts(rt: Runtime, id: string, directory: string): Promise<Array<{ tool: string; status: string; output?: string; error?: string }>> {
   const r = await callServer<HistoryEntry[]>(rt.server, ws.name, `/session/${id}/message`, { directory });
@@ -103,7 +109,7 @@ t.test('a permission answered once, through the broker: the caller sees it, no w
 });
 
 t.test('a permission answered always: the next call of its kind runs without asking', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const dir = await askingDir('always');
   const s = await rt.createSession({ directory: dir });
@@ -120,7 +126,7 @@ t.test('a permission answered always: the next call of its kind runs without ask
 });
 
 t.test('a permission rejected: the command does not run and the run ends, as in opencode, with no reply text', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const dir = await askingDir('reject');
   const s = await rt.createSession({ directory: dir });
@@ -137,7 +143,7 @@ t.test('a permission rejected: the command does not run and the run ends, as in 
 });
 
 t.test('a question answered: the caller sees the question and options, the model gets the answer', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const dir = await askingDir('question');
   const s = await rt.createSession({ directory: dir });
@@ -168,7 +174,7 @@ t.test('a question answered: the caller sees the question and options, the model
 });
 
 t.test('a question dismissed: the run ends, as in opencode, with no reply text', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const dir = await askingDir('dismiss');
   const s = await rt.createSession({ directory: dir });
@@ -181,7 +187,7 @@ t.test('a question dismissed: the run ends, as in opencode, with no reply text',
 });
 
 t.test('nobody answers: ASK_TIMEOUT, the run is aborted and opencode holds no request any more', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const dir = await askingDir('timeout');
   const s = await rt.createSession({ directory: dir });
@@ -201,7 +207,7 @@ t.test('nobody answers: ASK_TIMEOUT, the run is aborted and opencode holds no re
 });
 
 t.test('a subagent asks: the caller gets its request and answers it through the run\'s session', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const dir = await askingDir('subagent');
   const s = await rt.createSession({ directory: dir });
@@ -218,8 +224,8 @@ t.test('a subagent asks: the caller gets its request and answers it through the 
 });
 
 t.test('the link drops while a permission waits: the run resubscribes, still waits (asked once), and the answer completes it', async (t) => {
-  const { logger, lines } = capturingLogger();
-  const rt = runtimeFor(t, ws, {}, logger);
+  const lines = sharedLines;
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const dir = await askingDir('drop-wait');
   const s = await rt.createSession({ directory: dir });
@@ -241,7 +247,7 @@ t.test('the link drops while a permission waits: the run resubscribes, still wai
 });
 
 t.test('answered while the link is down (by an attached TUI, say): the run completes, and a late answer finds nothing', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const dir = await askingDir('drop-answered');
   const s = await rt.createSession({ directory: dir });
@@ -266,5 +272,6 @@ t.test('answered while the link is down (by an attached TUI, say): the run compl
 });
 
 t.test('nothing is left behind', async (t) => {
+  await shared.close();
   await expectNothingLeft(t, ws);
 });

@@ -5,19 +5,22 @@
 import t from 'tap';
 import { createWorkspace, waitFor } from '../container/testbed/index.js';
 import { callServer } from '../src/opencode/api.js';
-import { historyOf, runtimeFor } from './helpers/runtime.js';
+import { expectNothingLeft, historyOf, sharedRuntime } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'chatfaults' });
 t.teardown(() => ws.close());
+// One runtime and its warm server for every test: each makes its own session, and
+// what they check is a run's end, not a server's start.
+const shared = sharedRuntime(t, ws);
 
-async function idle(rt: ReturnType<typeof runtimeFor>, id: string, directory: string): Promise<boolean> {
+async function idle(rt: ReturnType<typeof shared.get>, id: string, directory: string): Promise<boolean> {
   const r = await callServer<Record<string, { type: string }>>(rt.server, ws.name, '/session/status', { directory });
   const s = r.body[id];
   return !s || s.type === 'idle';
 }
 
 t.test('the model hangs: the progress watchdog gives a clear error and the run is aborted', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const s = await rt.createSession();
   const started = Date.now();
@@ -37,7 +40,7 @@ t.test('the model hangs: the progress watchdog gives a clear error and the run i
 });
 
 t.test('the overall deadline holds even while events keep coming', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const s = await rt.createSession();
   // The server's first prompt loads its code (seconds on a loaded machine, where no
@@ -55,7 +58,7 @@ t.test('the overall deadline holds even while events keep coming', async (t) => 
 });
 
 t.test('the model answers with an error: reported with its message', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const s = await rt.createSession();
   await t.rejects(rt.chat(s.id, { text: '[[fake:error=400]] please fail', deadlineMs: 60_000 }), {
@@ -68,7 +71,7 @@ t.test('the model answers with an error: reported with its message', async (t) =
 });
 
 t.test('the caller goes away: the run is aborted', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const s = await rt.createSession();
   const ac = new AbortController();
@@ -82,8 +85,9 @@ t.test('the caller goes away: the run is aborted', async (t) => {
 });
 
 t.test('the tunnel drops mid-stream: the complete reply, nothing repeated, the message once', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
+  const reconnectsBefore = rt.link.snapshot().reconnects;
   const s = await rt.createSession();
   // Long enough (about 5 s) that the drop lands mid-reply even on a loaded machine.
   const prompt = `[[fake:slow=120]] ${Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ')} end`;
@@ -101,10 +105,15 @@ t.test('the tunnel drops mid-stream: the complete reply, nothing repeated, the m
   t.ok(beforeDrop < result.text.length, `the drop came mid-reply (${beforeDrop} of ${result.text.length} characters had arrived)`);
   t.equal(deltas.join(''), result.text, 'what streamed adds up to it exactly: nothing lost, nothing twice');
   await rt.link.waitForUp(20_000);
-  t.ok(rt.link.snapshot().reconnects >= 1, 'it went through a reconnect');
+  t.ok(rt.link.snapshot().reconnects > reconnectsBefore, 'it went through a reconnect');
   const history = await historyOf(ws, s.id);
   t.equal(history.filter((m) => m.text === prompt).length, 1, 'the message is in the history once');
   t.equal(history.filter((m) => m.role === 'assistant').length, 1, 'one reply');
   const next = await rt.chat(s.id, { text: 'after the drop' });
   t.equal(next.text, 'echo: after the drop', 'the next message on the session works, nobody stepped in');
+});
+
+t.test('afterwards nothing is left running, and closing leaves nothing', async (t) => {
+  await shared.close();
+  await expectNothingLeft(t, ws);
 });

@@ -9,10 +9,13 @@
 import t, { type Test } from 'tap';
 import { createWorkspace, run, runOk, slotNames, waitFor } from '../container/testbed/index.js';
 import type { WorkspaceRuntime } from '../src/broker/workspace.js';
-import { historyOf, runtimeFor, expectNothingLeft } from './helpers/runtime.js';
+import { historyOf, sharedRuntime, expectNothingLeft } from './helpers/runtime.js';
 
 const ws = await createWorkspace({ name: 'streamfaults' });
 t.teardown(() => ws.close());
+// One runtime and its warm server for every test: the faults heal, and each test
+// checks that they did before the next one starts.
+const shared = sharedRuntime(t, ws);
 const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i}`).join(' ');
 
 /** Sends prompt, runs fault once a few chunks arrived; returns the outcome and what streamed. */
@@ -45,8 +48,9 @@ async function checkAfter(t: Test, rt: WorkspaceRuntime, id: string, prompt: str
 const serverCount = async () => Number((await ws.runAsUser(['pgrep', '-c', '-u', ws.user, '-f', 'opencode serve'])).stdout.trim());
 
 t.test('the workspace frozen (SIGSTOP) mid-stream, then thawed: the complete reply, the message once', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
+  const reconnectsBefore = rt.link.snapshot().reconnects;
   const s = await rt.createSession();
   const prompt = `[[fake:slow=150]] ${words(14)} end`;
   t.teardown(() => ws.thaw());
@@ -55,15 +59,16 @@ t.test('the workspace frozen (SIGSTOP) mid-stream, then thawed: the complete rep
     await waitFor('the keepalive to notice', () => rt.link.state !== 'up', { timeoutMs: 10_000 });
     await ws.thaw();
   });
-  t.ok(rt.link.snapshot().reconnects >= 1, 'the link went through a reconnect by itself');
+  t.ok(rt.link.snapshot().reconnects > reconnectsBefore, 'the link went through a reconnect by itself');
   await checkAfter(t, rt, s.id, prompt, o);
 });
 
 t.test('the network cut half-open mid-stream (veth down), then back: the keepalive notices, and the reply completes', async (t) => {
   if (!ws.isolated) return t.plan(0, 'skipped: needs the netns test bed');
   const veth = slotNames(ws.slot).vethHost;
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
+  const reconnectsBefore = rt.link.snapshot().reconnects;
   const s = await rt.createSession();
   const prompt = `[[fake:slow=150]] ${words(14)} end`;
   t.teardown(() => run(['ip', 'link', 'set', veth, 'up']));
@@ -74,13 +79,14 @@ t.test('the network cut half-open mid-stream (veth down), then back: the keepali
     t.ok(Date.now() - cutAt < 6000, `noticed ${Date.now() - cutAt} ms after the cut (keepalive window 2.8 s)`);
     await runOk(['ip', 'link', 'set', veth, 'up']);
   });
-  t.ok(rt.link.snapshot().reconnects >= 1, 'the link went through a reconnect by itself');
+  t.ok(rt.link.snapshot().reconnects > reconnectsBefore, 'the link went through a reconnect by itself');
   await checkAfter(t, rt, s.id, prompt, o);
 });
 
 t.test('every sshd killed mid-stream and started again: the complete reply, the message once', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
+  const reconnectsBefore = rt.link.snapshot().reconnects;
   const s = await rt.createSession();
   const prompt = `[[fake:slow=150]] ${words(14)} end`;
   const o = await underFault(rt, s.id, prompt, async () => {
@@ -88,12 +94,12 @@ t.test('every sshd killed mid-stream and started again: the complete reply, the 
     await waitFor('the link to notice', () => rt.link.state !== 'up', { timeoutMs: 10_000 });
     await ws.startSshd();
   });
-  t.ok(rt.link.snapshot().reconnects >= 1, 'the link went through a reconnect by itself');
+  t.ok(rt.link.snapshot().reconnects > reconnectsBefore, 'the link went through a reconnect by itself');
   await checkAfter(t, rt, s.id, prompt, o);
 });
 
 t.test('a slow model: the reply completes although it takes longer than the progress watchdog, since deltas keep coming', async (t) => {
-  const rt = runtimeFor(t, ws);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   const s = await rt.createSession();
   // About 22 chunks 300 ms apart: well past the watchdog in all, far within it between two.
@@ -107,4 +113,7 @@ t.test('a slow model: the reply completes although it takes longer than the prog
   t.same(history.map((m) => m.text), [prompt, `echo: ${prompt}`]);
 });
 
-t.test('afterwards nothing is left running, and closing leaves nothing', (t) => expectNothingLeft(t, ws));
+t.test('afterwards nothing is left running, and closing leaves nothing', async (t) => {
+  await shared.close();
+  await expectNothingLeft(t, ws);
+});

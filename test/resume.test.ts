@@ -81,9 +81,12 @@ t.test('an id with shell metacharacters is refused before anything runs in the w
 
 t.test('warren sessions lists the sessions of every directory and data directory', async (t) => {
   const otherData = `${ws.home}/other-data-2`;
-  const a = await cliSession(ws, `${ws.home}/projects/one`, 'in one');
-  const b = await cliSession(ws, `${ws.home}/projects/two`, 'in two');
-  const c = await cliSession(ws, `${ws.home}/projects/three`, 'elsewhere', { XDG_DATA_HOME: otherData });
+  // Side by side, as three terminals would: the sessions are the setup, not the test.
+  const [a, b, c] = await Promise.all([
+    cliSession(ws, `${ws.home}/projects/one`, 'in one'),
+    cliSession(ws, `${ws.home}/projects/two`, 'in two'),
+    cliSession(ws, `${ws.home}/projects/three`, 'elsewhere', { XDG_DATA_HOME: otherData }),
+  ]);
   const cfg = configFile(t, [ws], { [ws.name]: { importFrom: [otherData] } });
   const r = await run([process.execPath, 'dist/src/cli/main.js', 'sessions', ws.name, '--json', '--config', cfg], { timeoutMs: 60_000 });
   t.equal(r.code, 0, r.stderr);

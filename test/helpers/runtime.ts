@@ -35,6 +35,33 @@ export function runtimeFor(t: Teardown, ws: Workspace, o: Parameters<typeof work
   return rt;
 }
 
+/**
+ * One runtime for several tests of a file, made on first use: its link and its warm
+ * opencode server carry over, so each test pays for what it is about rather than for
+ * a cold start and a first prompt (several seconds of CPU here, far more on a loaded
+ * machine). For tests that are not about the server's life. `close()` stops the
+ * server; the file's last test calls it before checking that nothing is left.
+ */
+export function sharedRuntime(t: Teardown, ws: Workspace, o: Parameters<typeof workspaceConfig>[1] = {}, logger?: Logger): { get(): WorkspaceRuntime; close(): Promise<void> } {
+  let rt: WorkspaceRuntime | undefined;
+  const close = async () => {
+    const open = rt;
+    rt = undefined;
+    await open?.close({ stopServer: true });
+  };
+  t.teardown(close);
+  return {
+    get: () => {
+      if (!rt) {
+        rt = new WorkspaceRuntime(workspaceConfig(ws, o), logger ? { logger } : {});
+        rt.start();
+      }
+      return rt;
+    },
+    close,
+  };
+}
+
 /** A warren config file naming the workspaces, as a user would write it. */
 export function configFile(t: Teardown, wss: Workspace[], extra: Record<string, unknown> = {}): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-config-'));
@@ -54,14 +81,20 @@ export async function historyOf(ws: Workspace, id: string): Promise<Array<{ role
   return data.messages.map((m) => ({ role: m.info.role, id: m.info.id, text: m.parts.filter((p) => p.type === 'text').map((p) => p.text ?? '').join('') }));
 }
 
-/** Runs `opencode run` as the workspace user in a directory, as the interactive CLI does; returns the new session id. */
+/**
+ * Runs `opencode run` as the workspace user in a directory, as the interactive CLI does;
+ * returns the new session id. The id comes from the run's own JSON events (every one
+ * names its session), not from a second `opencode session list`: each opencode start
+ * costs a second or more of CPU here, and the suite makes a dozen of these.
+ */
 export async function cliSession(ws: Workspace, dir: string, prompt: string, env: Record<string, string> = {}): Promise<string> {
-  const r = await ws.runAsUser(['sh', '-c', 'mkdir -p "$1" && cd "$1" && opencode run "$2" >/dev/null && opencode session list --format json', 'cli', dir, prompt], { timeoutMs: 90_000, env });
+  const r = await ws.runAsUser(['sh', '-c', 'mkdir -p "$1" && cd "$1" && opencode run --format json "$2"', 'cli', dir, prompt], { timeoutMs: 90_000, env });
   if (r.code !== 0) throw new Error(`opencode run failed: ${r.stderr.slice(-300)}`);
-  const list = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as Array<{ id: string; directory: string }>;
-  const mine = list.find((s) => s.directory === dir);
-  if (!mine) throw new Error(`no session in ${dir} after opencode run`);
-  return mine.id;
+  const ids = new Set(r.stdout.split('\n').flatMap((line) => {
+    try { return [(JSON.parse(line) as { sessionID?: unknown }).sessionID].filter((id): id is string => typeof id === 'string'); } catch { return []; }
+  }));
+  if (ids.size !== 1) throw new Error(`opencode run in ${dir} named ${ids.size} sessions in its events, not one: ${r.stdout.slice(-300)}`);
+  return [...ids][0]!;
 }
 
 /** The last test of a file: no live process of the workspace user, then a clean teardown. */
