@@ -32,6 +32,39 @@ function runtimeWithFault(t: Test, step: Step, fault: (rt: WorkspaceRuntime) => 
   return { rt, arm: () => { armed = true; }, fired: () => fired };
 }
 
+/**
+ * One runtime for the tests after the first, its server kept warm: `arm(step, fault)`
+ * runs the fault at the next pass through that step. Each test checks its own
+ * reconnect against the count before it.
+ */
+function sharedFaultyRuntime() {
+  let armed: { step: Step; fault: (rt: WorkspaceRuntime) => Promise<void> } | null = null;
+  let fired = 0;
+  let rt: WorkspaceRuntime | undefined;
+  const get = () => {
+    if (rt) return rt;
+    rt = new WorkspaceRuntime(workspaceConfig(ws), {
+      onStep: async (s) => {
+        if (!armed || s !== armed.step) return;
+        const { fault } = armed;
+        armed = null;
+        fired++;
+        await fault(rt!);
+      },
+    });
+    rt.start();
+    return rt;
+  };
+  return {
+    get,
+    arm: (step: Step, fault: (rt: WorkspaceRuntime) => Promise<void>) => { armed = { step, fault }; },
+    fired: () => fired,
+    close: async () => { armed = null; await rt?.close({ stopServer: true }); rt = undefined; },
+  };
+}
+const shared = sharedFaultyRuntime();
+t.teardown(() => shared.close());
+
 /** sshd killed; the link is down before the step goes on; sshd back a moment later. */
 async function killSshd(rt: WorkspaceRuntime): Promise<void> {
   await ws.killSshd();
@@ -48,7 +81,7 @@ async function freezeAround(rt: WorkspaceRuntime): Promise<void> {
   })();
 }
 
-async function expectWhole(t: Test, rt: WorkspaceRuntime, id: string, prompt: string, started: number) {
+async function expectWhole(t: Test, rt: WorkspaceRuntime, id: string, prompt: string, started: number, reconnectsBefore: number) {
   const deltas: string[] = [];
   const r = await rt.chat(id, { text: prompt, onDelta: (d) => deltas.push(d), deadlineMs: 90_000 });
   t.equal(r.text, `echo: ${prompt}`, 'the complete reply');
@@ -56,7 +89,7 @@ async function expectWhole(t: Test, rt: WorkspaceRuntime, id: string, prompt: st
   const history = await historyOf(ws, id);
   t.equal(history.filter((m) => m.text === prompt).length, 1, 'the message is in the history once');
   t.equal(history.filter((m) => m.role === 'assistant' && m.text === r.text).length, 1, 'its reply once');
-  t.ok(rt.link.snapshot().reconnects >= 1, `the link went through a reconnect (${Date.now() - started} ms in all)`);
+  t.ok(rt.link.snapshot().reconnects > reconnectsBefore, `the link went through a reconnect (${Date.now() - started} ms in all)`);
 }
 
 t.test('the link drops during the session lookup: the message waits for it and completes', async (t) => {
@@ -66,18 +99,19 @@ t.test('the link drops during the session lookup: the message waits for it and c
   const { rt, arm, fired } = runtimeWithFault(t, 'locate', killSshd);
   await rt.link.waitForUp(10_000);
   arm();
-  await expectWhole(t, rt, s.id, 'found across a drop', Date.now());
+  await expectWhole(t, rt, s.id, 'found across a drop', Date.now(), 0);
   t.equal(fired(), 1, 'the fault was injected');
 });
 
 t.test('the link drops during the create: one session is made, not two', async (t) => {
-  const { rt, arm, fired } = runtimeWithFault(t, 'create', killSshd);
+  const rt = shared.get();
   await rt.link.waitForUp(10_000);
   await rt.server.ensureRunning();
   const title = `made across a drop ${Date.now()}`;
-  arm();
+  const firedBefore = shared.fired();
+  shared.arm('create', killSshd);
   const s = await rt.createSession({ title });
-  t.equal(fired(), 1, 'the fault was injected');
+  t.equal(shared.fired() - firedBefore, 1, 'the fault was injected');
   const all = await rt.sessions();
   t.equal(all.filter((x) => x.title === title).length, 1, 'one session with that title');
   t.equal(all.find((x) => x.title === title)?.id, s.id, 'and it is the one returned');
@@ -92,14 +126,18 @@ const midMessage: Array<{ step: Step; fault: (rt: WorkspaceRuntime) => Promise<v
 
 for (const c of midMessage) {
   t.test(c.title, async (t) => {
-    const { rt, arm, fired } = runtimeWithFault(t, c.step, c.fault);
+    const rt = shared.get();
     t.teardown(() => ws.thaw());
     await rt.link.waitForUp(10_000);
     const s = await rt.createSession();
-    arm();
-    await expectWhole(t, rt, s.id, c.prompt, Date.now());
-    t.equal(fired(), 1, 'the fault was injected');
+    const [firedBefore, reconnectsBefore] = [shared.fired(), rt.link.snapshot().reconnects];
+    shared.arm(c.step, c.fault);
+    await expectWhole(t, rt, s.id, c.prompt, Date.now(), reconnectsBefore);
+    t.equal(shared.fired() - firedBefore, 1, 'the fault was injected');
   });
 }
 
-t.test('afterwards nothing is left running, and closing leaves nothing', (t) => expectNothingLeft(t, ws, 20_000));
+t.test('afterwards nothing is left running, and closing leaves nothing', async (t) => {
+  await shared.close();
+  await expectNothingLeft(t, ws, 20_000);
+});
