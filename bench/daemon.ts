@@ -15,6 +15,8 @@ const FAKE_OPENCODE = path.join(here, 'fake-opencode.js');
 export const OPENCODE_PORT = 4096;
 
 export interface BenchDaemon {
+  /** The gateway's base URL. */
+  base: string;
   /** Base URL of the workspace's pass-through: append a path of the target. */
   passThrough: string;
   headers: Record<string, string>;
@@ -30,8 +32,13 @@ export function installFakeOpencode(ws: Workspace): string {
   return 'bench-opencode';
 }
 
-export async function startDaemon(ws: Workspace): Promise<BenchDaemon> {
-  const command = installFakeOpencode(ws);
+/**
+ * `opencode: 'fake'` (the default) serves bench/fake-opencode.ts, the HTTP target the
+ * link paths share; 'real' the workspace's own opencode, for messages.
+ */
+export async function startDaemon(ws: Workspace, o: { opencode?: 'fake' | 'real' } = {}): Promise<BenchDaemon> {
+  const real = o.opencode === 'real';
+  const command = real ? 'opencode' : installFakeOpencode(ws);
   const dir = fs.mkdtempSync(path.join(ws.dir, 'daemon-'));
   const token = randomBytes(24).toString('base64url');
   const port = await freePort();
@@ -70,12 +77,12 @@ export async function startDaemon(ws: Workspace): Promise<BenchDaemon> {
       const body = await r.body.json() as { workspaces?: Array<{ tunnel: { state: string } }> };
       return body.workspaces?.[0]?.tunnel.state === 'up';
     }, { timeoutMs: 20_000, intervalMs: 50 });
-    // The first pass-through request starts the fake opencode.
+    // The first pass-through request starts (or adopts) the server.
     const passThrough = `${base}/v1/workspaces/${ws.name}/opencode`;
-    const r = await request(`${passThrough}/small`, { headers, headersTimeout: 60_000 });
+    const r = await request(`${passThrough}${real ? '/global/health' : '/small'}`, { headers, headersTimeout: 60_000 });
     const text = await r.body.text();
     if (r.statusCode !== 200) throw new Error(`gateway pass-through answered ${r.statusCode}: ${text.slice(0, 200)}`);
-    return { passThrough, headers, pid: child.pid!, close };
+    return { base, passThrough, headers, pid: child.pid!, close };
   } catch (err) {
     await close();
     throw err;
