@@ -3,7 +3,11 @@
 // gateway) for growth that would be a leak: RSS, heap used after a full GC,
 // active handles and open file descriptors. Traffic per workspace: small GETs
 // through the link dispatcher, small GETs and paced SSE streams through the
-// gateway's pass-through, and a GET on a fresh channel every 200 ms (churn).
+// gateway's pass-through, and a GET on a fresh channel every 200 ms (churn). And
+// messages: on further workspaces with the real opencode and the fake model, two
+// sessions each send message after message through the gateway's message API, so
+// runs, their event logs and opencode's event streams are in what must stay flat
+// (finished runs are held up to runs.ts's bound, which the soak fills).
 import fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -26,17 +30,29 @@ export function parseDuration(s: string): number | null {
   return msValue >= 1000 && msValue <= 24 * 3_600_000 ? msValue : null;
 }
 
-interface Sample { t: number; rssMiB: number; heapMiB: number; handles: number; fds: number; requests: number; errors: number }
+interface Sample { t: number; rssMiB: number; heapMiB: number; handles: number; fds: number; requests: number; errors: number; messages: number }
 
 const MiB = 2 ** 20;
 
-function sample(t: number, requests: number, errors: number): Sample {
+function sample(t: number, requests: number, errors: number, messages: number): Sample {
   global.gc?.();
   const mem = process.memoryUsage();
   return {
     t, rssMiB: mem.rss / MiB, heapMiB: mem.heapUsed / MiB,
-    handles: process.getActiveResourcesInfo().length, fds: fs.readdirSync('/proc/self/fd').length, requests, errors,
+    handles: process.getActiveResourcesInfo().length, fds: fs.readdirSync('/proc/self/fd').length, requests, errors, messages,
   };
+}
+
+/** One message through the gateway's message API, read to its end; the reply's text. */
+async function gatewayMessage(base: string, headers: Record<string, string>, d: Dispatcher, ws: string, sessionID: string, text: string): Promise<string> {
+  const r = await request(`${base}/v1/workspaces/${ws}/sessions/${sessionID}/messages`, {
+    method: 'POST', dispatcher: d, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ text }), headersTimeout: 60_000, bodyTimeout: 60_000,
+  });
+  const body = await r.body.text();
+  if (r.statusCode !== 200) throw new Error(`a message answered ${r.statusCode}: ${body.slice(0, 200)}`);
+  const done = /^event: done\ndata: (.*)$/m.exec(body.replace(/^id: .*\n/gm, ''));
+  if (!done) throw new Error(`a message ended without done: ${body.slice(-200)}`);
+  return (JSON.parse(done[1]!) as { text: string }).text;
 }
 
 /** Least-squares slope of y over t (ms), per minute. */
@@ -59,21 +75,29 @@ function configOf(wss: Workspace[], command: string[]): WarrenConfig {
   return { workspaces, gateway: { listen: '127.0.0.1:0', token: null, tokenFile: null, stateDir: null, allowedOrigins: [] }, logLevel: 'silent', path: null };
 }
 
-export async function runSoak(o: { durationMs: number; out: NodeJS.WritableStream; workspaces?: number }): Promise<boolean> {
+export async function runSoak(o: { durationMs: number; out: NodeJS.WritableStream; workspaces?: number; messageWorkspaces?: number }): Promise<boolean> {
   const n = o.workspaces ?? 5;
+  const m = o.messageWorkspaces ?? 2;
   const say = (s: string) => o.out.write(`${s}\n`);
-  say(`soak: ${n} workspaces for ${Math.round(o.durationMs / 1000)} s: dispatcher GETs, gateway GETs and SSE streams, channel churn`);
+  say(`soak: ${n} workspaces for ${Math.round(o.durationMs / 1000)} s: dispatcher GETs, gateway GETs and SSE streams, channel churn;`
+    + ` ${m} more with opencode and the fake model, two sessions each sending messages through the gateway`);
   if (!global.gc) say('soak: no --expose-gc, so heap figures include garbage (npm run bench passes it)');
-  const wss = await createWorkspaces(n, { fakeModel: false, namePrefix: 'soak' });
+  const wss = [
+    ...await createWorkspaces(n, { fakeModel: false, namePrefix: 'soak' }),
+    ...await createWorkspaces(m, { namePrefix: 'soakmsg' }),
+  ];
+  const http = wss.slice(0, n);
+  const chat = wss.slice(n);
   let broker: Broker | undefined;
   let gateway: Gateway | undefined;
   const dispatchers: Dispatcher[] = [];
   let stop = false;
   let requests = 0;
   let errors = 0;
+  let messages = 0;
   let lastError = '';
   try {
-    broker = new Broker(configOf(wss, wss.map(installFakeOpencode)));
+    broker = new Broker(configOf(wss, [...http.map(installFakeOpencode), ...chat.map(() => 'opencode')]));
     const token = randomBytes(24).toString('base64url');
     gateway = await startGateway(broker, { listen: '127.0.0.1:0', token, logger: silentLogger });
     const headers = { authorization: `Bearer ${token}` };
@@ -94,7 +118,14 @@ export async function runSoak(o: { durationMs: number; out: NodeJS.WritableStrea
       }
     };
     // The first pass-through request starts each workspace's fake opencode.
-    await Promise.all(wss.map((w) => ok(`http://${gateway!.address}/v1/workspaces/${w.name}/opencode/small`, client)));
+    await Promise.all(http.map((w) => ok(`http://${gateway!.address}/v1/workspaces/${w.name}/opencode/small`, client)));
+    const base = `http://${gateway.address}`;
+    const sessions = await Promise.all(chat.map(async (w) => Promise.all([1, 2].map(async () => {
+      const s = await b.createSession(w.name, {});
+      // The server's first prompt loads its code: paid before the clock starts.
+      await gatewayMessage(base, headers, client, w.name, s.id, 'warm up');
+      return s.id;
+    }))));
     const loops: Array<Promise<void>> = [];
     const loop = (pauseMs: number, fn: () => Promise<void>) => loops.push((async () => {
       while (!stop) {
@@ -102,7 +133,24 @@ export async function runSoak(o: { durationMs: number; out: NodeJS.WritableStrea
         if (pauseMs) await delay(pauseMs);
       }
     })());
-    for (const w of wss) {
+    for (const [i, w] of chat.entries()) {
+      for (const id of sessions[i]!) {
+        let k = 0;
+        loop(0, async () => {
+          const text = `soak ${w.name} ${id.slice(-6)} ${k++}`;
+          try {
+            const reply = await gatewayMessage(base, headers, client, w.name, id, text);
+            if (reply !== `echo: ${text}`) throw new Error(`a wrong reply: ${JSON.stringify(reply.slice(0, 80))}`);
+            messages++;
+          } catch (err) {
+            errors++;
+            lastError = (err as Error).message;
+            await delay(100);
+          }
+        });
+      }
+    }
+    for (const w of http) {
       const link = b.workspace(w.name).link;
       const d = createLinkDispatcher(link);
       dispatchers.push(d);
@@ -119,15 +167,16 @@ export async function runSoak(o: { durationMs: number; out: NodeJS.WritableStrea
     const everyMs = Math.max(1000, Math.min(10_000, o.durationMs / 30));
     const samples: Sample[] = [];
     const t0 = performance.now();
-    say('    t     RSS MiB  heap MiB  handles  fds  req/s  errors');
-    let prev = { t: 0, requests: 0 };
+    say('    t     RSS MiB  heap MiB  handles  fds  req/s  msg/s  errors');
+    let prev = { t: 0, requests: 0, messages: 0 };
     while (performance.now() - t0 < o.durationMs) {
       await delay(Math.min(everyMs, Math.max(0, o.durationMs - (performance.now() - t0))));
-      const s = sample(performance.now() - t0, requests, errors);
+      const s = sample(performance.now() - t0, requests, errors, messages);
       if (s.t >= warmupMs) samples.push(s);
       const rps = (s.requests - prev.requests) / ((s.t - prev.t) / 1000);
+      const mps = (s.messages - prev.messages) / ((s.t - prev.t) / 1000);
       prev = s;
-      say(`${`${(s.t / 1000).toFixed(0)}s`.padStart(6)}  ${s.rssMiB.toFixed(1).padStart(7)}  ${s.heapMiB.toFixed(1).padStart(8)}  ${String(s.handles).padStart(7)}  ${String(s.fds).padStart(3)}  ${rps.toFixed(0).padStart(5)}  ${String(s.errors).padStart(6)}${s.t < warmupMs ? '  (warm-up)' : ''}`);
+      say(`${`${(s.t / 1000).toFixed(0)}s`.padStart(6)}  ${s.rssMiB.toFixed(1).padStart(7)}  ${s.heapMiB.toFixed(1).padStart(8)}  ${String(s.handles).padStart(7)}  ${String(s.fds).padStart(3)}  ${rps.toFixed(0).padStart(5)}  ${mps.toFixed(1).padStart(5)}  ${String(s.errors).padStart(6)}${s.t < warmupMs ? '  (warm-up)' : ''}`);
     }
     stop = true;
     await Promise.all(loops);
@@ -158,7 +207,7 @@ export async function runSoak(o: { durationMs: number; out: NodeJS.WritableStrea
       say(`  ${mtr.name.padEnd(19)} start ${start.toFixed(1)}${u}, end ${end.toFixed(1)}${u}, drift ${end - start >= 0 ? '+' : ''}${(end - start).toFixed(1)}${u}, slope ${slope >= 0 ? '+' : ''}${slope.toFixed(2)}${u}/min${bad ? '  DRIFTING' : ''}`);
     }
     const seconds = (performance.now() - t0) / 1000;
-    say(`  ${requests} requests (${(requests / seconds).toFixed(0)}/s), ${errors} failed${errors ? ` (last: ${lastError})` : ''}`);
+    say(`  ${requests} requests (${(requests / seconds).toFixed(0)}/s) and ${messages} messages through the gateway (${(messages / seconds).toFixed(1)}/s, each its complete reply), ${errors} failed${errors ? ` (last: ${lastError})` : ''}`);
     say(flat && errors === 0 ? 'soak: flat, no failures' : 'soak: NOT flat or requests failed (see above)');
     return flat && errors === 0;
   } finally {
