@@ -64,7 +64,8 @@ t.test('the TUI opens the session, answers a typed message, and survives sshd an
   const dir = `${ws.home}/projects/tui`;
   const id = await cliSession(ws, dir, 'made by the CLI for the TUI');
   const pane = await tmuxPane(t, `warren-attach-${process.pid}`, [...warren, 'attach', ws.name, '--session', id, '--socket', d.socket], client.env);
-  await pane.waitFor('the TUI to show the session', /made by the CLI for the TUI/, 60_000);
+  // The TUI's own start, the daemon's cold opencode start and the import: over 60 s on a loaded machine.
+  await pane.waitFor('the TUI to show the session', /made by the CLI for the TUI/, 120_000);
   t.pass('the session\'s history is on screen');
   const screen = await pane.waitFor('the session\'s directory in the footer', /projects\/tui/);
   t.match(screen, /projects\/tui/, 'in the session\'s own directory');
