@@ -10,12 +10,19 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createWorkspace, waitFor, type Workspace } from '../container/testbed/index.js';
 import { DEFAULT_KEEPALIVE, Link, type LinkState, type StateChange } from '../src/ssh/link.js';
-import { median, ms, type Row } from './report.js';
+import { median, ms, spread, withRange, type Row, type Verdict } from './report.js';
 
 export interface LivenessResult {
   rounds: number;
   detectMs: number; detectMaxMs: number;
   reconnectMs: number; backoffWaitMs: number; connectMs: number; connectMaxMs: number;
+  /** Each round's figures: a bound holds only if it holds in every round. */
+  samples: { detect: number[]; connect: number[] };
+}
+
+/** A bound on each round (a dead peer is noticed in time every time, not on average): one round past it misses the goal. */
+function everyRound(xs: number[], bound: number): Verdict {
+  return xs.length < 3 ? 'noise' : xs.every((v) => v <= bound);
 }
 
 function newLink(ws: Workspace): Link {
@@ -104,6 +111,7 @@ export async function benchLiveness(o: { rounds: number }): Promise<LivenessResu
       detectMs: median(detect), detectMaxMs: Math.max(...detect),
       reconnectMs: median(rec.map((r) => r.total)), backoffWaitMs: median(rec.map((r) => r.backoffWait)),
       connectMs: median(rec.map((r) => r.connect)), connectMaxMs: Math.max(...rec.map((r) => r.connect)),
+      samples: { detect, connect: rec.map((r) => r.connect) },
     };
   } finally {
     await ws.close();
@@ -113,10 +121,10 @@ export async function benchLiveness(o: { rounds: number }): Promise<LivenessResu
 export function livenessRows(r: LivenessResult): Row[] {
   const ka = DEFAULT_KEEPALIVE;
   return [
-    { what: 'dead peer (workspace frozen) noticed', value: `${ms(r.detectMs)} (max ${ms(r.detectMaxMs)})`,
-      anchor: `keepalive ${ka.intervalMs} + ${ka.timeoutMs} ms`, ratio: '', goal: '<= 3000 ms', met: r.detectMs <= 3000 },
-    { what: 'reconnect after sshd returns, minus backoff', value: `${ms(r.connectMs)} (max ${ms(r.connectMaxMs)})`,
-      anchor: `total ${ms(r.reconnectMs)}, of it backoff ${ms(r.backoffWaitMs)}`, ratio: '', goal: '<= 1000 ms + backoff', met: r.connectMs <= 1000 },
+    { what: 'dead peer (workspace frozen) noticed', value: withRange(spread(r.samples.detect), (n) => ms(n)),
+      anchor: `keepalive ${ka.intervalMs} + ${ka.timeoutMs} ms`, ratio: '', goal: '<= 3000 ms every round', met: everyRound(r.samples.detect, 3000) },
+    { what: 'reconnect after sshd returns, minus backoff', value: withRange(spread(r.samples.connect), (n) => ms(n)),
+      anchor: `total ${ms(r.reconnectMs)}, of it backoff ${ms(r.backoffWaitMs)}`, ratio: '', goal: '<= 1000 ms + backoff every round', met: everyRound(r.samples.connect, 1000) },
   ];
 }
 
