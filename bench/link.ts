@@ -9,6 +9,9 @@
 //              (bench/fake-opencode.ts), started by warren as it starts opencode
 //   nginx    - what an operator would build instead: nginx checking the same
 //              bearer token on the same URL, proxying to the ssh -L (bench/nginx.ts)
+//   warren -L - the library's link and local forward in a process of their own
+//              (bench/forward-main.ts): bytes copied, no HTTP parsed, the floor of
+//              any pass-through built on ssh2 in Node
 // The same undici client code drives every path. CPU use of each process during
 // the c=32 and bulk runs is recorded: on two cores it says what limits a path.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,8 +31,9 @@ import { differenceOf, judge, median, ms, ratioOf, signedMs, spread, withRange, 
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const LOAD_CLI = path.join(here, 'load-cli.js');
+const FORWARD_MAIN = path.join(here, 'forward-main.js');
 const CIPHER = 'aes128-gcm@openssh.com';
-export const PATHS = ['direct', 'ssh -L', 'warren', 'gateway', 'nginx'] as const;
+export const PATHS = ['direct', 'ssh -L', 'warren', 'gateway', 'nginx', 'warren -L'] as const;
 type PathName = typeof PATHS[number];
 
 export interface LinkBenchOptions { rounds: number; durationMs: number; bulkBytes: number; sseEvents: number }
@@ -51,6 +55,23 @@ async function sshL(ws: Workspace, targetPort: number): Promise<{ port: number; 
     s.on('error', () => resolve(false));
   }), { timeoutMs: 10_000 });
   return { port, child };
+}
+
+/** bench/forward-main.ts for this workspace: its port, once it listens. */
+async function warrenL(ws: Workspace, targetPort: number): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, [FORWARD_MAIN, ws.host, String(ws.port), ws.user, ws.privateKeyPath, ws.hostKeyFingerprint, String(targetPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  try {
+    await waitFor('warren -L to listen', () => {
+      if (child.exitCode !== null) throw new Error(`bench/forward-main exited ${child.exitCode}`);
+      return out.includes('\n');
+    }, { timeoutMs: 15_000 });
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return { port: Number(out.trim()), child };
 }
 
 async function direct(ws: Workspace, args: string[]): Promise<unknown> {
@@ -89,6 +110,7 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
   let sshChild: ChildProcess | undefined;
   let daemon: BenchDaemon | undefined;
   let nginx: BenchNginx | undefined;
+  let forwardChild: ChildProcess | undefined;
   const dispatchers: Dispatcher[] = [];
   try {
     daemon = await startDaemon(ws);
@@ -103,7 +125,10 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
     const sshD = new Agent({ keepAliveTimeout: 30_000 });
     const gatewayD = new Agent({ keepAliveTimeout: 30_000 });
     const nginxD = new Agent({ keepAliveTimeout: 30_000 });
-    dispatchers.push(warrenD, sshD, gatewayD, nginxD);
+    const forwardD = new Agent({ keepAliveTimeout: 30_000 });
+    dispatchers.push(warrenD, sshD, gatewayD, nginxD, forwardD);
+    const forward = await warrenL(ws, OPENCODE_PORT);
+    forwardChild = forward.child;
     nginx = await startNginx({ upstreamPort: fwd.port, workspace: ws.name, token: daemon.headers.authorization!.replace(/^Bearer /, '') });
     // The forwarding processes of each path: their CPU, summed, is what the path costs.
     const viaHost: Record<Exclude<PathName, 'direct'>, { base: string; client: ClientOptions; forwarders: number[] }> = {
@@ -111,9 +136,10 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
       warren: { base: `http://127.0.0.1:${OPENCODE_PORT}`, client: { dispatcher: warrenD }, forwarders: [] },
       gateway: { base: daemon.passThrough, client: { dispatcher: gatewayD, headers: daemon.headers }, forwarders: [daemon.pid] },
       nginx: { base: nginx.passThrough, client: { dispatcher: nginxD, headers: nginx.headers }, forwarders: [nginx.workerPid, fwd.child.pid!] },
+      'warren -L': { base: `http://127.0.0.1:${forward.port}`, client: { dispatcher: forwardD }, forwarders: [forward.child.pid!] },
     };
     const directBase = `http://127.0.0.1:${OPENCODE_PORT}`;
-    const samples: Record<PathName, Figures[]> = { direct: [], 'ssh -L': [], warren: [], gateway: [], nginx: [] };
+    const samples: Record<PathName, Figures[]> = { direct: [], 'ssh -L': [], warren: [], gateway: [], nginx: [], 'warren -L': [] };
     const measure = async (p: PathName): Promise<Figures> => {
       const h = p === 'direct' ? undefined : viaHost[p];
       const load = async (c: number) => withCpu([h?.forwarders ?? [], [targetPid]], async () => (h
@@ -153,6 +179,7 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
     await Promise.all(dispatchers.map((d) => d.destroy()));
     await nginx?.close();
     sshChild?.kill('SIGTERM');
+    forwardChild?.kill('SIGTERM');
     await daemon?.close();
     await link?.close();
     await ws.close();
@@ -211,7 +238,9 @@ export function linkRows(r: LinkBenchResult): Row[] {
   // The operator's own build (nginx + ssh -L), same token check, same URL: the gateway's other anchor.
   const g = r.figures.gateway;
   const n = r.figures.nginx;
-  const nginxNote = `per request at c=32 the daemon spent ${usPer(g.cpuForwarder32, g.rpsc32)} of CPU; nginx and ssh together ${usPer(n.cpuForwarder32, n.rpsc32)}`;
+  const f = r.figures['warren -L'];
+  const floorNote = `a forward on ssh2 in Node that parses no HTTP at all (warren -L) reaches ${x(f.rpsc32 / s.rpsc32)} of ssh -L's req/s at c=32, spending ${usPer(f.cpuForwarder32, f.rpsc32)} of CPU per request`;
+  const nginxNote = `per request at c=32 the daemon spent ${usPer(g.cpuForwarder32, g.rpsc32)} of CPU; nginx and ssh together ${usPer(n.cpuForwarder32, n.rpsc32)}; ${floorNote}`;
   rows.push(
     compareRow(r, 'small GET p50 c=1, warren gateway', 'gateway', 'nginx', 'p50c1', ms3, 'ratio', { text: '<= 1.0x', pass: (c) => c <= 1.0, limit: nginxNote }),
     compareRow(r, 'small GET req/s c=32, warren gateway', 'gateway', 'nginx', 'rpsc32', count, 'ratio', { text: '>= 1.0x', pass: (c) => c >= 1.0, limit: nginxNote }),
@@ -223,6 +252,9 @@ export function linkRows(r: LinkBenchResult): Row[] {
     compareRow(r, 'bulk MB/s, warren gateway', 'gateway', 'ssh -L', 'bulk', count, 'ratio'),
     compareRow(r, 'SSE events/s, warren gateway', 'gateway', 'direct', 'sse', count, 'ratio'),
     compareRow(r, 'SSE events/s, warren dispatcher', 'warren', 'direct', 'sse', count, 'ratio'),
+    // No goal: the floor a pass-through on ssh2 in Node could reach, to size the gateway's limit.
+    compareRow(r, 'small GET p50 c=1, warren -L (bytes only, no HTTP)', 'warren -L', 'ssh -L', 'p50c1', ms3, 'ratio'),
+    compareRow(r, 'small GET req/s c=32, warren -L (bytes only, no HTTP)', 'warren -L', 'ssh -L', 'rpsc32', count, 'ratio'),
   );
   return rows;
 }
@@ -240,7 +272,7 @@ export function formatLinkBench(r: LinkBenchResult): string {
     line(head), ...cells.map(line), '',
     `ssh2 native crypto: ${r.nativeCrypto ? 'loaded' : 'not loaded'}; cipher negotiated by warren: ${r.cipher ?? '?'} (ssh -L forced to ${CIPHER});`
       + ` bulk ${r.bulkBytes / 2 ** 20} MiB, SSE ${r.sseEvents} events per stream; medians of ${r.rounds} interleaved rounds (order reversed every other round);`
-      + ' "fwd" is the forwarding process: ssh for ssh -L, the daemon for gateway, nginx\'s worker and ssh together for nginx, none for warren (in the client\'s process)',
+      + ' "fwd" is the forwarding process: ssh for ssh -L, the daemon for gateway, nginx\'s worker and ssh together for nginx, bench/forward-main for warren -L, none for warren (in the client\'s process)',
   ].join('\n');
 }
 
