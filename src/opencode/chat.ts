@@ -45,6 +45,7 @@ import { readSse } from './sse-reader.js';
 
 export type { ToolEvent } from './reply.js';
 export type { ChatContext, ChatOptions, ChatResult, StepHook } from './chat-options.js';
+import { serverWorking } from './server-working.js';
 import { ABORT_MS, ASK_TIMEOUT_MS, MAX_QUIET_BREAKS, PREPARE_MS, SUBSCRIBE_CONFIRM_MS, type ChatContext, type ChatOptions, type ChatResult } from './chat-options.js';
 export { ASK_TIMEOUT_MS } from './chat-options.js';
 
@@ -72,6 +73,8 @@ class ChatRun {
   private state: RunState = 'syncing';
   private prompted: Prompted = 'no';
   private lastEvent = Date.now();
+  /** A heartbeat-watchdog probe of opencode's CPU is under way (silentTooLong). */
+  private probing = false;
   private lastProgress = Date.now();
   private stream: AbortController | undefined;
   private streamGen = 0;
@@ -348,12 +351,30 @@ class ChatRun {
     if (this.state !== 'streaming' || this.ctx.link.state !== 'up') return;
     const silent = now - this.lastProgress;
     if (now - this.lastEvent > this.hb) {
-      this.fail(new ChatStalledError(this.ctx.workspace, `no event from opencode for ${Math.round(this.hb / 1000)} s (not even a heartbeat)`));
+      this.silentTooLong();
     } else if (this.reply.modelCalled && silent > this.progress) {
       this.fail(new ChatStalledError(this.ctx.workspace, `no progress from the model for ${Math.round(this.progress / 1000)} s`));
     } else if (!this.reply.modelCalled && silent > Math.max(this.progress, PREPARE_MS)) {
       this.fail(new ChatStalledError(this.ctx.workspace, `opencode said nothing about the message for ${Math.round(Math.max(this.progress, PREPARE_MS) / 1000)} s before calling the model`));
     }
+  }
+
+  /**
+   * Silent past the heartbeat watchdog: the run ends, unless opencode used CPU in the
+   * last second (starved or busy, it will beat again). Its silence then counts from
+   * now; the progress watchdog and the deadline still bound the run.
+   */
+  private silentTooLong(): void {
+    if (this.probing) return;
+    this.probing = true;
+    const asked = Date.now();
+    void serverWorking(this.ctx.link, this.ctx.server.snapshot().pid, this.log).then((working) => {
+      this.probing = false;
+      if (this.failure || this.state !== 'streaming' || this.lastEvent > asked) return;
+      if (!working) return this.fail(new ChatStalledError(this.ctx.workspace, `no event from opencode for ${Math.round(this.hb / 1000)} s (not even a heartbeat)`));
+      this.log.warn({ silentMs: Date.now() - this.lastEvent }, 'no event from opencode past the heartbeat watchdog, but it is using CPU: waiting on');
+      this.lastEvent = Date.now();
+    });
   }
 
   private fail(err: Error): void {

@@ -78,3 +78,28 @@ if tr '\\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "serve --port $1 ";
 fi
 rm -f "$pidfile" "$state/opencode-$1.password"
 `;
+
+/**
+ * $1 the server's pid (warren started it under setsid, so it leads its own session).
+ * Prints two numbers, the CPU ticks of every process in that session, one second
+ * apart: opencode itself, or the native binary an npm wrapper runs as its child.
+ * /proc/PID/stat's second field may hold spaces and parentheses, so fields are
+ * counted after the last ") ": the session is the 4th, utime and stime the 12th and 13th.
+ */
+export const SESSION_CPU = `
+set -u
+sid=$1
+ticks() {
+  t=0
+  for f in /proc/[0-9]*/stat; do
+    { IFS= read -r l < "$f"; } 2>/dev/null || continue
+    set -- \${l##*) }
+    [ "$4" = "$sid" ] && t=$((t + \${12} + \${13}))
+  done
+  echo "$t"
+}
+a=$(ticks)
+sleep 1
+b=$(ticks)
+echo "$a $b"
+`;
