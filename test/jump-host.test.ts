@@ -75,6 +75,12 @@ t.test('two workspaces behind one jump host', { skip: !isolated && 'needs root: 
     t.match(r.stdout, new RegExp(`${wss[0]!.name} \\(\\S+@${wss[0]!.host.replace(/\./g, '\\.')}:22 via bastion\\)`));
   });
 
+  await t.test('a command without the daemon goes through the jump host too', async (t) => {
+    const r = await warren('sessions', wss[0]!.name, '--json', '--config', d.configPath);
+    t.equal(r.code, 0, r.stderr);
+    t.ok(Array.isArray(JSON.parse(r.stdout)), 'the sessions, as JSON');
+  });
+
   await t.test('a reload keeps the jump link while a workspace behind it stays, and closes it when none does', async (t) => {
     const before = logins();
     await reload(d, (c) => { delete c.workspaces[wss[1]!.name]; });
