@@ -109,7 +109,7 @@ export type { OpencodeClient };
 export type { BrokerStatus, WorkspaceStatus, TunnelStatus, OpencodeStatus, MessageStats, DaemonStatus } from './broker/status.js';
 export { loadConfig, validateConfig } from './config/index.js';
 export type {
-  WarrenConfig, WorkspaceConfig, GatewayConfig, TransportConfig, OpencodeConfig, KeepaliveConfig, LogLevel,
+  WarrenConfig, WorkspaceConfig, GatewayConfig, TransportConfig, OpencodeConfig, KeepaliveConfig, LogLevel, JumpHostConfig, WorkspaceTransport,
 } from './config/index.js';
 export type { LinkSnapshot, LinkState, ServerSnapshot, ServerState, SessionInfo, SessionRow };
 export type { ToolEvent } from './opencode/chat.js';

@@ -75,7 +75,7 @@ t.test('the example configs in docs/ pass the published schema and the loader', 
     t.ok(valid, `${where} is valid against schema/config.schema.json${valid ? '' : `: ${JSON.stringify(check.errors)}`}`);
     // The key file it names is on an operator's host, not here: the loader checks that it is readable.
     const here = structuredClone(example);
-    for (const w of Object.values<Json>(here.workspaces)) w.privateKeyPath = keyFile;
+    for (const w of [...Object.values<Json>(here.workspaces), ...Object.values<Json>(here.jumpHosts ?? {})]) w.privateKeyPath = keyFile;
     const file = path.join(dir, `example-${i}.json`);
     fs.writeFileSync(file, JSON.stringify(here, null, 2));
     const c = loadConfig(file);

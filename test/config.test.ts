@@ -177,7 +177,7 @@ t.test('wrong types at every level', async (t) => {
   refuses(t, mut((c) => { c.workspaces.alpha.importFrom = '/x'; }), 'workspaces.alpha.importFrom', /must be an array of .*\(got a string\)/);
   refuses(t, mut((c) => { c.workspaces.alpha.importFrom = ['/ok', 3]; }), 'workspaces.alpha.importFrom[1]', /\(got a number\)/);
   refuses(t, mut((c) => { c.workspaces.alpha.transport = 'tcp'; }), 'workspaces.alpha.transport', /must be an object \(got a string\)/);
-  refuses(t, mut((c) => { c.workspaces.alpha.transport = { kind: 7 }; }), 'workspaces.alpha.transport.kind', /must be "tcp" or "command" \(got 7\)/);
+  refuses(t, mut((c) => { c.workspaces.alpha.transport = { kind: 7 }; }), 'workspaces.alpha.transport.kind', /must be "tcp" or "command" or "jump" \(got 7\)/);
   refuses(t, mut((c) => { c.workspaces.alpha.transport = { kind: 'ssh' }; }), 'workspaces.alpha.transport.kind', /\(got "ssh"\)/);
   refuses(t, mut((c) => { c.workspaces.alpha.transport = { kind: 'command', argv: 'docker exec' }; }), 'workspaces.alpha.transport.argv', /must be an array .*\(got a string\)/);
   refuses(t, mut((c) => { c.workspaces.alpha.transport = { kind: 'command', argv: [] }; }), 'workspaces.alpha.transport.argv', /at least one/);
@@ -219,7 +219,7 @@ t.test('unknown keys, with and without a suggestion', async (t) => {
   refuses(t, mut((c) => { c.workspace = {}; }), 'workspace', /unknown key; did you mean "workspaces"\?/);
   refuses(t, mut((c) => { c.gatway = {}; }), 'gatway', /did you mean "gateway"\?/);
   refuses(t, mut((c) => { c.loglevel = 'info'; }), 'loglevel', /did you mean "logLevel"\?/);
-  refuses(t, mut((c) => { c.frobnicate = 1; }), 'frobnicate', /unknown key \(known keys here: workspaces, gateway, logLevel, \$schema\)/);
+  refuses(t, mut((c) => { c.frobnicate = 1; }), 'frobnicate', /unknown key \(known keys here: workspaces, jumpHosts, gateway, logLevel, \$schema\)/);
   refuses(t, mut((c) => { c.workspaces.alpha.prot = 22; }), 'workspaces.alpha.prot', /did you mean "port"\?/);
   refuses(t, mut((c) => { c.workspaces.alpha.privatekeypath = 'x'; }), 'workspaces.alpha.privatekeypath', /did you mean "privateKeyPath"\?/);
   refuses(t, mut((c) => { c.workspaces.alpha.hostkeyfingerprint = FP; }), 'workspaces.alpha.hostkeyfingerprint', /did you mean "hostKeyFingerprint"\?/);

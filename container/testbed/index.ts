@@ -24,3 +24,4 @@ export async function createWorkspaces(n: number, opts: Omit<WorkspaceOptions, '
   }
   return ok;
 }
+export { createJumpHost, type JumpHost } from './jump-host.js';

@@ -505,10 +505,10 @@ function procStat(pid: number): { comm: string; ppid: number; state: string } | 
   }
 }
 
-function commOf(pid: number): string | undefined { return procStat(pid)?.comm; }
+export function commOf(pid: number): string | undefined { return procStat(pid)?.comm; }
 
 /** Every process below pid, by walking /proc's parent links. */
-function descendants(pid: number): number[] {
+export function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
@@ -537,7 +537,7 @@ function killTree(pid: number, sig: NodeJS.Signals): void {
   for (const p of [pid, ...descendants(pid)]) signalPid(p, sig);
 }
 
-function processAlive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return !/^\d+ \(.*\) Z/.test(stat); // a zombie has exited

@@ -17,9 +17,10 @@ import { UnknownWorkspaceError } from '../errors.js';
 import { MessageRuns } from './message-runs.js';
 import { RECONNECT_WAIT_MS } from '../opencode/across-drops.js';
 import { warrenVersion } from '../version.js';
-import { opencodeStatus, tunnelStatus, type BrokerStatus, type MessageStats, type WorkspaceStatus } from './status.js';
+import { jumpStatus, opencodeStatus, tunnelStatus, type BrokerStatus, type MessageStats, type WorkspaceStatus } from './status.js';
 import { WorkspaceRuntime } from './workspace.js';
 import { ErrorHistory } from './error-history.js';
+import { JumpPool } from './jump-pool.js';
 
 export interface BrokerOptions {
   logger?: Logger;
@@ -38,6 +39,8 @@ export class Broker {
   private readonly entries = new Map<string, Entry>();
   private readonly log: Logger;
   private readonly limiter: Semaphore;
+  /** One link per jump host, shared by the workspaces behind it. */
+  private readonly jumps: JumpPool;
   private readonly startedAt = new Date().toISOString();
   private gatewayValue: string | null;
   private closed = false;
@@ -49,6 +52,7 @@ export class Broker {
     this.messages = new MessageRuns(this, { idempotencyFile: o.stateDir ? path.join(o.stateDir, 'idempotency.json') : null, logger: this.log });
     this.limiter = o.handshakeLimiter ?? defaultHandshakeLimiter;
     this.gatewayValue = o.gateway ?? null;
+    this.jumps = new JumpPool({ logger: this.log, handshakeLimiter: this.limiter });
     for (const ws of config.workspaces.values()) this.add(ws);
   }
 
@@ -87,6 +91,7 @@ export class Broker {
       opencode: opencodeStatus(runtime.server.snapshot()),
       messages: { ...stats },
       recentErrors: errors.list(),
+      via: runtime.jumpLink ? jumpStatus(runtime.jumpLink.snapshot()) : null,
     }));
     return { workspaces, daemon: { pid: process.pid, version: warrenVersion(), startedAt: this.startedAt, gateway: this.gatewayValue, runs: this.messages.registry.stats() } };
   }
@@ -150,6 +155,19 @@ export class Broker {
   async reload(next: WarrenConfig | string): Promise<ReloadResult> {
     const config = typeof next === 'string' ? loadConfig(next) : next;
     const result: ReloadResult = { added: [], removed: [], changed: [], unchanged: [] };
+    // Held across the reload: a jump host that stays in use keeps its link while the
+    // workspaces behind it are closed and added again, rather than reconnecting.
+    const holds = [...(config.jumpHosts?.values() ?? [])].map((j) => this.jumps.acquire(j));
+    try {
+      await this.swap(config, result);
+    } finally {
+      await Promise.all(holds.map((h) => h.release()));
+    }
+    this.log.info(result, 'config reloaded');
+    return result;
+  }
+
+  private async swap(config: WarrenConfig, result: ReloadResult): Promise<void> {
     const closing: Promise<void>[] = [];
     for (const [name, e] of this.entries) {
       const now = config.workspaces.get(name);
@@ -171,8 +189,11 @@ export class Broker {
       if (!result.changed.includes(ws.name)) result.added.push(ws.name);
       this.add(ws);
     }
-    this.log.info(result, 'config reloaded');
-    return result;
+  }
+
+  /** The jump hosts' links open now, with how many workspaces go through each. */
+  jumpHosts(): Array<{ name: string; state: string; workspaces: number }> {
+    return this.jumps.list().map(({ link, refs }) => ({ name: link.name, state: link.state, workspaces: refs }));
   }
 
   /** Closes every workspace; stops the opencode servers warren runs unless told not to. */
@@ -184,7 +205,7 @@ export class Broker {
   }
 
   private add(ws: WorkspaceConfig): void {
-    const runtime = new WorkspaceRuntime(ws, { logger: this.log, handshakeLimiter: this.limiter });
+    const runtime = new WorkspaceRuntime(ws, { logger: this.log, handshakeLimiter: this.limiter, jumps: this.jumps });
     const errors = new ErrorHistory();
     errors.watch(runtime);
     this.entries.set(ws.name, { runtime, key: keyOf(ws), errors, stats: { total: 0, failed: 0, inFlight: 0, durationMsSum: 0, durationCount: 0 } });

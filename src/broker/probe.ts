@@ -5,6 +5,7 @@
 // short commands. A step that cannot be tried because an earlier one failed is
 // "skipped", never "ok".
 //
+//   [via reach ─▶ via hostkey ─▶ via auth ─▶ via forward ─▶]   (probe-jump.ts)
 //   reach sshd ─▶ host key ─▶ key auth ─▶ forwarding
 //                                     ├─▶ opencode
 //                                     └─▶ importFrom
@@ -18,12 +19,14 @@ import { openForward } from '../ssh/forward.js';
 import { Semaphore } from '../ssh/semaphore.js';
 import { describeTransport, type Transport } from '../ssh/transport.js';
 import { escapeUnsafe, firstLine as remoteFirstLine } from '../text.js';
+import { JUMP_STEPS, probeJumpHop, type JumpHop, type JumpStep } from './probe-jump.js';
 
 export type ProbeStep = 'reach sshd' | 'host key' | 'key auth' | 'forwarding' | 'opencode' | 'importFrom';
 export const PROBE_STEPS: readonly ProbeStep[] = ['reach sshd', 'host key', 'key auth', 'forwarding', 'opencode', 'importFrom'];
 
 export interface StepResult {
-  step: ProbeStep;
+  /** A jump host's steps come first, for a workspace behind one. */
+  step: ProbeStep | JumpStep;
   status: 'ok' | 'fail' | 'skipped';
   /** What was found, one line. */
   detail: string;
@@ -59,19 +62,24 @@ const IMPORT_SCRIPT = `for d; do
   else echo "ok $d"; fi
 done`;
 
+/** The workspace's transport as its target is written; a jump's channel is opened by probeJumpHop. */
 export function transportOf(ws: WorkspaceConfig): Transport {
-  return ws.transport.kind === 'command' ? { kind: 'command', argv: ws.transport.argv } : { kind: 'tcp', host: ws.host, port: ws.port };
+  const t = ws.transport;
+  if (t.kind === 'command') return { kind: 'command', argv: t.argv };
+  if (t.kind === 'jump') return { kind: 'jump', host: ws.host, port: ws.port, via: { name: t.via, openSocket: () => Promise.reject(new Error('the jump hop was not proven')) } };
+  return { kind: 'tcp', host: ws.host, port: ws.port };
 }
 
 export async function probeWorkspace(ws: WorkspaceConfig, o: ProbeOptions): Promise<WorkspaceProbe> {
-  const transport = transportOf(ws);
+  let transport = transportOf(ws);
   const target = `${ws.user}@${describeTransport(transport)}`;
+  const order: ReadonlyArray<ProbeStep | JumpStep> = ws.transport.kind === 'jump' ? [...JUMP_STEPS, ...PROBE_STEPS] : PROBE_STEPS;
   const steps: StepResult[] = [];
   const done = (): WorkspaceProbe => {
-    for (const step of PROBE_STEPS) {
+    for (const step of order) {
       if (!steps.some((s) => s.step === step)) steps.push({ step, status: 'skipped', detail: 'not tried, since a step before failed' });
     }
-    steps.sort((a, b) => PROBE_STEPS.indexOf(a.step) - PROBE_STEPS.indexOf(b.step));
+    steps.sort((a, b) => order.indexOf(a.step) - order.indexOf(b.step));
     return { workspace: ws.name, target, ok: steps.every((s) => s.status !== 'fail'), steps };
   };
 
@@ -86,19 +94,40 @@ export async function probeWorkspace(ws: WorkspaceConfig, o: ProbeOptions): Prom
   const controller = new AbortController();
   const onAbort = () => controller.abort(o.signal?.reason);
   o.signal?.addEventListener('abort', onAbort, { once: true });
+  let hop: JumpHop | null = null;
+  if (ws.transport.kind === 'jump') {
+    hop = await probeJumpHop(ws, ws.transport.jumpHost, {
+      logger: o.logger, connectTimeoutMs: o.connectTimeoutMs ?? 10_000, stepTimeoutMs: o.stepTimeoutMs ?? 15_000, signal: controller.signal,
+      ...(o.limiter ? { limiter: o.limiter } : {}),
+    });
+    steps.push(...hop.steps);
+    if (hop.transport === null) {
+      o.signal?.removeEventListener('abort', onAbort);
+      return done();
+    }
+    transport = hop.transport;
+  }
+  try {
+    return await probeThrough(ws, transport, key, steps, controller.signal, o, done);
+  } finally {
+    o.signal?.removeEventListener('abort', onAbort);
+    await hop?.close();
+  }
+}
+
+async function probeThrough(ws: WorkspaceConfig, transport: Transport, key: Buffer, steps: StepResult[], signal: AbortSignal, o: ProbeOptions, done: () => WorkspaceProbe): Promise<WorkspaceProbe> {
+  const target = `${ws.user}@${describeTransport(transport)}`;
   const started = Date.now();
   let client: Client;
   try {
     client = await connectClient({
       name: ws.name, target, user: ws.user, transport, privateKey: key, hostKeyFingerprints: ws.hostKeyFingerprints,
       readyTimeoutMs: o.connectTimeoutMs ?? 10_000, limiter: o.limiter ?? new Semaphore(1), logger: o.logger,
-    }, controller.signal, { onCipher: () => {} });
+    }, signal, { onCipher: () => {} });
   } catch (err) {
-    o.signal?.removeEventListener('abort', onAbort);
     steps.push(...connectFailure(ws, err));
     return done();
   }
-  o.signal?.removeEventListener('abort', onAbort);
   steps.push(
     { step: 'reach sshd', status: 'ok', detail: `${describeTransport(transport)}, handshake in ${Date.now() - started} ms` },
     { step: 'host key', status: 'ok', detail: pinnedDetail(ws) },
@@ -141,6 +170,7 @@ function connectFailure(ws: WorkspaceConfig, err: unknown): StepResult[] {
   const code = (isWarrenError(err) ? (err.cause as NodeJS.ErrnoException | undefined)?.code : (err as NodeJS.ErrnoException)?.code) ?? '';
   const fix = ws.transport.kind === 'command'
     ? 'check that the transport command runs on this host and starts sshd -i in the workspace'
+    : ws.transport.kind === 'jump' ? `the jump host reached ${ws.host}:${ws.port}, but no SSH handshake followed there: check that it is the workspace's sshd`
     : code === 'ECONNREFUSED' ? `start sshd in the workspace, or correct host and port (${ws.host}:${ws.port})`
       : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? `correct host (${ws.host}): this host cannot resolve it`
         : `check that ${ws.host}:${ws.port} is reachable from this host and that sshd answers there`;

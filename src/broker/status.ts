@@ -51,6 +51,16 @@ export interface WorkspaceStatus {
   messages: MessageStats;
   /** The last few tunnel errors and server failures, newest first (at most 5). */
   recentErrors?: RecentError[];
+  /** The jump host the tunnel goes through (its own link's state and last error), or null for a direct one; absent from daemons before it was added. */
+  via?: JumpStatus | null;
+}
+
+export interface JumpStatus {
+  name: string;
+  /** user@host:port of the jump host's sshd. */
+  target: string;
+  state: 'up' | 'connecting' | 'down';
+  lastError: string | null;
 }
 
 export interface DaemonStatus {
@@ -69,6 +79,11 @@ export function tunnelStatus(l: LinkSnapshot): TunnelStatus {
     failedAttempts: l.failedAttempts, lastError: l.lastError?.message ?? null, lastErrorCode: l.lastError?.code ?? null,
     lastErrorAt: l.lastError?.at ?? null, nextAttemptAt: l.nextAttemptAt, nativeCrypto: l.nativeCrypto, cipher: l.cipher,
   };
+}
+
+export function jumpStatus(l: LinkSnapshot): JumpStatus {
+  const t = tunnelStatus(l);
+  return { name: l.name, target: l.target, state: t.state, lastError: t.lastError };
 }
 
 export function opencodeStatus(s: ServerSnapshot): OpencodeStatus {

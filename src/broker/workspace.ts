@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { Link } from '../ssh/link.js';
 import type { Semaphore } from '../ssh/semaphore.js';
 import type { Transport } from '../ssh/transport.js';
+import { JumpPool, type JumpLease } from './jump-pool.js';
 import { randomUUID } from 'node:crypto';
 import { ChatTimeoutError, InvalidDirectoryError, LinkDownError, SessionBusyError, SessionNotFoundError } from '../errors.js';
 import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from '../opencode/across-drops.js';
@@ -55,6 +56,8 @@ export interface RuntimeOptions {
   failFast?: boolean;
   /** Lines for a person watching: connecting, starting opencode, importing a session. */
   onProgress?: (line: string) => void;
+  /** Where a workspace behind a jump host gets the jump link (the broker's, shared); none: a private one. */
+  jumps?: JumpPool;
 }
 
 export class WorkspaceRuntime {
@@ -69,20 +72,33 @@ export class WorkspaceRuntime {
   private readonly answering = new Set<string>();
   /** Sessions the running server is known to have (knowSession), and which server that was. */
   private known = { instance: -1, ids: new Set<string>() };
+  /** The jump host's link this workspace goes through, or undefined. */
+  private readonly jump: JumpLease | undefined;
 
   constructor(readonly config: WorkspaceConfig, o: RuntimeOptions = {}) {
     this.name = config.name;
     this.log = o.logger ?? silentLogger;
     this.onStep = o.onStep;
     this.onProgress = o.onProgress;
-    const transport: Transport = config.transport.kind === 'command'
-      ? { kind: 'command', argv: config.transport.argv }
-      : { kind: 'tcp', host: config.host, port: config.port };
-    this.link = new Link({
-      name: config.name, user: config.user, transport, privateKeyPath: config.privateKeyPath,
-      hostKeyFingerprints: config.hostKeyFingerprints, keepalive: config.keepalive, logger: this.log, failFast: o.failFast ?? false,
-      ...(o.handshakeLimiter ? { handshakeLimiter: o.handshakeLimiter } : {}),
-    });
+    const t = config.transport;
+    if (t.kind === 'jump') {
+      const jumps = o.jumps ?? new JumpPool({ logger: this.log, failFast: o.failFast ?? false, ...(o.handshakeLimiter ? { handshakeLimiter: o.handshakeLimiter } : {}) });
+      this.jump = jumps.acquire(t.jumpHost);
+    }
+    const transport: Transport = t.kind === 'command' ? { kind: 'command', argv: t.argv }
+      : t.kind === 'jump' ? { kind: 'jump', via: this.jump!.link, host: config.host, port: config.port }
+        : { kind: 'tcp', host: config.host, port: config.port };
+    try {
+      this.link = new Link({
+        name: config.name, user: config.user, transport, privateKeyPath: config.privateKeyPath,
+        hostKeyFingerprints: config.hostKeyFingerprints, keepalive: config.keepalive, logger: this.log, failFast: o.failFast ?? false,
+        ...(o.handshakeLimiter ? { handshakeLimiter: o.handshakeLimiter } : {}),
+      });
+    } catch (err) {
+      // A key that cannot be read: the jump link taken for this workspace is not left open.
+      void this.jump?.release();
+      throw err;
+    }
     this.server = new OpencodeServer(this.link, {
       workspace: config.name, port: config.opencode.port, command: config.opencode.command,
       idleTimeoutMs: config.opencode.idleTimeoutMs, startTimeoutMs: config.opencode.startTimeoutMs, logger: this.log,
@@ -262,8 +278,17 @@ export class WorkspaceRuntime {
     return r.status !== 404;
   }
 
+  /** The jump host's link this workspace goes through, or null for a direct one. */
+  get jumpLink(): Link | null {
+    return this.jump?.link ?? null;
+  }
+
   async close(o: { stopServer: boolean }): Promise<void> {
-    await this.server.close(o);
-    await this.link.close();
+    try {
+      await this.server.close(o);
+      await this.link.close();
+    } finally {
+      await this.jump?.release();
+    }
   }
 }

@@ -26,6 +26,7 @@ export function formatStatusDetail(w: WorkspaceStatus, o: DetailOptions = {}): s
   const fields: Array<[string, string]> = [
     ['workspace', w.name],
     ['target', w.target],
+    ...(w.via ? [['via', `jump host ${w.via.name} (${w.via.target}): ${w.via.state}${w.via.lastError === null ? '' : `, last error: ${w.via.lastError}`}`] as [string, string]] : []),
     ['tunnel', `${t.state} since ${ago(t.since)}`],
     ['uptime', t.uptimeMs === null ? '-' : formatDuration(t.uptimeMs)],
     ['keepalive rtt', t.keepaliveRttMs === null ? '-' : formatRtt(t.keepaliveRttMs)],

@@ -11,7 +11,7 @@ interface Column { header: string; cell: (w: WorkspaceStatus, now: number) => st
 const COLUMNS = {
   name: { header: 'WORKSPACE', cell: (w) => w.name },
   target: { header: 'TARGET', cell: (w) => truncateWidth(sanitize(w.target), MAX_TARGET_WIDTH) },
-  tunnel: { header: 'TUNNEL', cell: (w) => w.tunnel.state },
+  tunnel: { header: 'TUNNEL', cell: (w) => (w.via ? `${w.tunnel.state} via ${sanitize(w.via.name)}` : w.tunnel.state) },
   uptime: { header: 'UPTIME', cell: (w) => (w.tunnel.uptimeMs === null ? '-' : formatDuration(w.tunnel.uptimeMs)) },
   rtt: { header: 'RTT', cell: (w) => (w.tunnel.keepaliveRttMs === null ? '-' : formatRtt(w.tunnel.keepaliveRttMs)) },
   channels: { header: 'CHANNELS', cell: (w) => String(w.tunnel.openChannels) },

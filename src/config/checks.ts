@@ -71,10 +71,10 @@ export const CHECKS: Record<CheckName, (s: string, at: At, cx: CheckContext) => 
 };
 
 /** Checks of an object's key against the keys before it. */
-export const KEY_CHECKS: Record<KeyCheckName, (key: string, before: readonly string[], at: At) => void> = {
-  uniqueIgnoringCase(key, before, at) {
+export const KEY_CHECKS: Record<KeyCheckName, (key: string, before: readonly string[], at: At, noun: string) => void> = {
+  uniqueIgnoringCase(key, before, at, noun) {
     const other = before.find((b) => b.toLowerCase() === key.toLowerCase());
-    if (other !== undefined) fail(at, `duplicate workspace name: differs from "${other}" only by case`);
+    if (other !== undefined) fail(at, `duplicate ${noun}: differs from "${other}" only by case`);
   },
 };
 

@@ -5,6 +5,6 @@ export type { ConfigProblem } from './messages.js';
 export { ConfigSchema, WORKSPACE_NAME } from './schema.js';
 export { LOG_LEVELS } from '../log.js';
 export type {
-  WarrenConfig, WorkspaceConfig, GatewayConfig, TransportConfig, OpencodeConfig, KeepaliveConfig, LogLevel,
+  WarrenConfig, WorkspaceConfig, GatewayConfig, TransportConfig, OpencodeConfig, KeepaliveConfig, LogLevel, JumpHostConfig, WorkspaceTransport,
 } from './schema.js';
 export { ConfigError } from '../errors.js';

@@ -89,6 +89,17 @@ export const Transport = Type.Union([
     additionalProperties: false,
     description: 'sshd\'s stdin and stdout as the connection, so the workspace needs no network port, e.g. ["docker", "exec", "-i", "alpha", "/usr/sbin/sshd", "-i"]. Run on this host without a shell.',
   }),
+  Type.Object({
+    kind: Type.Literal('jump'),
+    via: Type.String({
+      ...rule(NAME, 'is not a valid jump host name: 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+      description: 'The jump host to go through: a name under "jumpHosts".',
+      ...says({ missing: 'the jump host to go through, a name under "jumpHosts"', expected: 'a jump host name' }),
+    }),
+  }, {
+    additionalProperties: false,
+    description: 'SSH through a jump host (a bastion): warren keeps one connection to it, shared by every workspace behind it, and reaches this workspace\'s host and port from there.',
+  }),
 ], { default: { kind: 'tcp' }, description: 'How warren reaches the workspace\'s sshd.' });
 
 export const Opencode = Type.Object({
@@ -107,33 +118,33 @@ export const Keepalive = Type.Object({
   timeoutMs: Type.Optional(millis(100, 120_000, KEEPALIVE_DEFAULTS.timeoutMs, 'A probe unanswered this long drops the link, so a frozen workspace is noticed within interval + timeout.')),
 }, { additionalProperties: false, description: 'warren\'s keepalive probe on the ssh link, which also measures the round-trip time.' });
 
-export const Workspace = Type.Object({
-  host: Type.Optional(Type.String({
-    minLength: 1, maxLength: 253,
-    allOf: [
-      rule(/^[^\s\u0000-\u001f\u007f-\u009f]*$/, 'must not contain whitespace or control characters'),
-      rule('^(?!-)', 'must not start with "-"'),
-      rule('^(?!\\[)', 'write IPv6 addresses without brackets (the port goes in "port")'),
-    ],
-    description: 'sshd\'s host name or IP address. Required unless transport is a command.',
-    ...says({ missing: 'the sshd host name or address', expected: 'a host name or IP address' }),
-  })),
-  port: Type.Optional(port(22, 'sshd\'s TCP port.')),
-  user: Type.String({
-    ...rule(USER, 'is not a valid user name: 1 to 32 letters, digits, "_", "." or "-", starting with a letter or "_"'),
-    description: 'The workspace user warren logs in as (and runs opencode as).',
-    ...says({ missing: 'the ssh login name', expected: 'a user name' }),
-  }),
-  privateKeyPath: Type.String({
-    minLength: 1, allOf: [...ONE_LINE, rule('^(?!~)', '"~" is not expanded here: write the full path')],
-    description: 'The client\'s private key file, readable by warren. A relative path is relative to the config file\'s directory.',
-    ...says({ missing: 'the private key file to log in with', expected: 'a file path', check: 'keyFile' }),
-  }),
+const hostName = (description: string) => Type.String({
+  minLength: 1, maxLength: 253,
+  allOf: [
+    rule(/^[^\s\u0000-\u001f\u007f-\u009f]*$/, 'must not contain whitespace or control characters'),
+    rule('^(?!-)', 'must not start with "-"'),
+    rule('^(?!\\[)', 'write IPv6 addresses without brackets (the port goes in "port")'),
+  ],
+  description,
+  ...says({ missing: 'the sshd host name or address', expected: 'a host name or IP address' }),
+});
+const userName = (description: string) => Type.String({
+  ...rule(USER, 'is not a valid user name: 1 to 32 letters, digits, "_", "." or "-", starting with a letter or "_"'),
+  description,
+  ...says({ missing: 'the ssh login name', expected: 'a user name' }),
+});
+const keyPath = () => Type.String({
+  minLength: 1, allOf: [...ONE_LINE, rule('^(?!~)', '"~" is not expanded here: write the full path')],
+  description: 'The client\'s private key file, readable by warren. A relative path is relative to the config file\'s directory.',
+  ...says({ missing: 'the private key file to log in with', expected: 'a file path', check: 'keyFile' }),
+});
+/** The host key pins, one or several; `where` is the machine whose sshd presents it. */
+const pins = (where: string) => ({
   hostKeyFingerprint: Type.Optional(Type.String({
     ...rule(FINGERPRINT, FINGERPRINT_SHAPE),
-    description: 'The pinned host key: "SHA256:" and 43 base64 characters, as ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub prints it in the workspace. A mismatch never connects. Give this or hostKeyFingerprints, not both.',
+    description: `The pinned host key: "SHA256:" and 43 base64 characters, as ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub prints it in ${where}. A mismatch never connects. Give this or hostKeyFingerprints, not both.`,
     ...says({
-      missing: 'the pinned SHA256 fingerprint of the workspace sshd host key; or "hostKeyFingerprints", a list of them',
+      missing: `the pinned SHA256 fingerprint of the ${where.replace(/^the /, '')} sshd host key; or "hostKeyFingerprints", a list of them`,
       expected: 'a string like "SHA256:" and 43 base64 characters', hint: 'fingerprint',
     }),
   })),
@@ -145,6 +156,16 @@ export const Workspace = Type.Object({
     description: 'Several pinned host keys, for a key rotation: the host may present any one of them. Give this or hostKeyFingerprint, not both.',
     ...says({ expected: 'SHA256 fingerprints', noun: 'fingerprints', few: 'must list at least one fingerprint' }),
   })),
+});
+// One pin or several, never both and never none.
+const ONE_PIN_OR_SEVERAL = [{ required: ['hostKeyFingerprint'] }, { required: ['hostKeyFingerprints'] }];
+
+export const Workspace = Type.Object({
+  host: Type.Optional(hostName('sshd\'s host name or IP address (as the jump host sees it, with a jump transport). Required unless transport is a command.')),
+  port: Type.Optional(port(22, 'sshd\'s TCP port.')),
+  user: userName('The workspace user warren logs in as (and runs opencode as).'),
+  privateKeyPath: keyPath(),
+  ...pins('the workspace'),
   importFrom: Type.Optional(Type.Array(Type.String({
     allOf: [...ONE_LINE, absolute('must be an absolute path (it names a directory inside the workspace)')],
     ...says({ expected: 'an absolute directory path inside the workspace' }),
@@ -158,12 +179,24 @@ export const Workspace = Type.Object({
   keepalive: Type.Optional(Keepalive),
 }, {
   additionalProperties: false,
-  // One pin or several, never both and never none.
-  oneOf: [{ required: ['hostKeyFingerprint'] }, { required: ['hostKeyFingerprints'] }],
+  oneOf: ONE_PIN_OR_SEVERAL,
   // The host is what a tcp transport connects to; a command reaches sshd without one.
   if: { type: 'object', properties: { transport: { type: 'object', properties: { kind: { const: 'command' } }, required: ['kind'] } }, required: ['transport'] },
   else: { required: ['host'] },
   description: 'One workspace: where its sshd is and how warren logs in.',
+});
+
+export const JumpHost = Type.Object({
+  host: hostName('The jump host\'s sshd: host name or IP address, as this host reaches it.'),
+  port: Type.Optional(port(22, 'The jump host sshd\'s TCP port.')),
+  user: userName('The user warren logs in as on the jump host; it needs only local forwarding (no shell).'),
+  privateKeyPath: keyPath(),
+  ...pins('the jump host'),
+  keepalive: Type.Optional(Keepalive),
+}, {
+  additionalProperties: false,
+  oneOf: ONE_PIN_OR_SEVERAL,
+  description: 'A jump host (bastion): one SSH connection warren keeps to it, shared by every workspace whose transport goes through it. Its sshd must allow local forwarding to those workspaces\' host:port.',
 });
 
 export const Gateway = Type.Object({
@@ -205,8 +238,15 @@ export const ConfigSchema = Type.Object({
     additionalProperties: false,
     propertyNames: rule(NAME, 'is not a valid workspace name: use 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit (names appear in URLs, logs and remote commands)'),
     description: 'The workspaces to connect to, by name. Names differing only by case are duplicates.',
-    ...says({ missing: 'the workspaces to connect to, by name', few: 'must name at least one workspace', keyCheck: 'uniqueIgnoringCase' }),
+    ...says({ missing: 'the workspaces to connect to, by name', few: 'must name at least one workspace', keyCheck: 'uniqueIgnoringCase', noun: 'workspace name' }),
   }),
+  jumpHosts: Type.Optional(Type.Record(Type.String(), JumpHost, {
+    additionalProperties: false,
+    default: {},
+    propertyNames: rule(NAME, 'is not a valid jump host name: use 1 to 63 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    description: 'Jump hosts by name, for workspaces whose transport is {"kind": "jump", "via": "<name>"}. Every one must be used by a workspace.',
+    ...says({ keyCheck: 'uniqueIgnoringCase', noun: 'jump host name' }),
+  })),
   gateway: Type.Optional(Gateway),
   logLevel: Type.Optional(Type.Unsafe<LogLevel>({ type: 'string', enum: [...LOG_LEVELS], default: 'info', description: 'The daemon\'s log level (pino).' })),
   $schema: Type.Optional(Type.String({
@@ -222,7 +262,25 @@ export interface OpencodeConfig { port: number; command: string; idleTimeoutMs: 
 export interface KeepaliveConfig { intervalMs: number; timeoutMs: number }
 export interface GatewayConfig extends Required<Static<typeof Gateway>> {}
 
-export interface WorkspaceConfig extends Required<Omit<Static<typeof Workspace>, 'opencode' | 'keepalive' | 'hostKeyFingerprint' | 'hostKeyFingerprints'>> {
+/** A jump host after loading: its pins always a list, its key path absolute, its keepalive filled in. */
+export interface JumpHostConfig {
+  /** The key under "jumpHosts". */
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  privateKeyPath: string;
+  hostKeyFingerprints: string[];
+  keepalive: KeepaliveConfig;
+}
+
+/** A workspace's transport after loading: a jump carries its jump host's config, so a change there changes the workspace. */
+export type WorkspaceTransport =
+  | { kind: 'tcp' }
+  | { kind: 'command'; argv: string[] }
+  | { kind: 'jump'; via: string; jumpHost: JumpHostConfig };
+
+export interface WorkspaceConfig extends Required<Omit<Static<typeof Workspace>, 'opencode' | 'keepalive' | 'hostKeyFingerprint' | 'hostKeyFingerprints' | 'transport'>> {
   /** The key under "workspaces". */
   name: string;
   /** "" when a command transport was given no host. */
@@ -234,6 +292,7 @@ export interface WorkspaceConfig extends Required<Omit<Static<typeof Workspace>,
   /** Durations in milliseconds, whichever form the file used. */
   opencode: OpencodeConfig;
   keepalive: KeepaliveConfig;
+  transport: WorkspaceTransport;
 }
 
 /** A config after loading: every key checked, every default filled in. */
@@ -243,6 +302,8 @@ export interface WarrenConfig {
    * first: JSON objects arrive as JS objects, which order such keys that way).
    */
   workspaces: Map<string, WorkspaceConfig>;
+  /** By name; the loader always fills it (empty without jump hosts), a config built by hand may leave it out. */
+  jumpHosts?: Map<string, JumpHostConfig>;
   gateway: GatewayConfig;
   logLevel: LogLevel;
   /** Absolute path of the file the config came from; null when it came from elsewhere. */

@@ -175,7 +175,7 @@ function record(node: Node, v: unknown, at: At, cx: CheckContext): Obj {
   const keyCheck = node.loader?.keyCheck;
   const good = names.filter((name, i) => attempt(cx, () => {
     if (node.propertyNames !== undefined) text(node.propertyNames, name, [...at, name]);
-    if (keyCheck !== undefined) KEY_CHECKS[keyCheck](name, names.slice(0, i), [...at, name]);
+    if (keyCheck !== undefined) KEY_CHECKS[keyCheck](name, names.slice(0, i), [...at, name], node.loader?.noun ?? 'name');
   }) !== SKIPPED);
   const [value, ...more] = Object.values(node.patternProperties ?? {});
   if (value === undefined || more.length > 0) throw new Error('config schema: a record needs exactly one value schema');

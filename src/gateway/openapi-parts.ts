@@ -115,6 +115,11 @@ export const schemas: Obj = {
           properties: { at: { type: 'string', format: 'date-time' }, source: { enum: ['tunnel', 'opencode'] }, code: { type: ['string', 'null'] }, message: { type: 'string' } },
         },
       },
+      via: {
+        type: ['object', 'null'], description: 'The jump host the tunnel goes through (its own link), or null for a direct one.',
+        required: ['name', 'target', 'state', 'lastError'],
+        properties: { name: { type: 'string' }, target: { type: 'string' }, state: { enum: ['up', 'connecting', 'down'] }, lastError: { type: ['string', 'null'] } },
+      },
     },
   },
   SessionRow: {

@@ -31,6 +31,8 @@ export interface ConnectOptions {
   /** Handshakes in progress at once (see semaphore.ts). */
   limiter: Semaphore;
   logger: Logger;
+  /** A jump transport: reject at once with the jump link's error when it failed in a way retrying does not heal. */
+  failFast?: boolean;
 }
 
 export interface ConnectHooks {
@@ -44,6 +46,7 @@ const transports = new WeakMap<Client, Duplex>();
 /** Resolves with a client that is ready; an abort ends the attempt with the signal's reason. */
 export async function connectClient(o: ConnectOptions, signal: AbortSignal, hooks: ConnectHooks): Promise<Client> {
   try {
+    if (o.transport.kind === 'jump') await viaUp(o, o.transport.via, signal);
     const release = await o.limiter.acquire(signal);
     try {
       const deadline = Date.now() + o.readyTimeoutMs;
@@ -60,6 +63,29 @@ export async function connectClient(o: ConnectOptions, signal: AbortSignal, hook
     }
   } catch (err) {
     throw toWarrenError(err, o.name, o.target);
+  }
+}
+
+/**
+ * Waits for a jump transport's link, up to the attempt's timeout. Not through the
+ * limiter: a hundred links behind a jump host that is down would otherwise hold
+ * every turn while the jump host's own reconnect waits for one.
+ */
+async function viaUp(o: ConnectOptions, via: { waitForUp?(ms: number, o?: { failFast?: boolean }): Promise<void>; readonly name: string }, signal: AbortSignal): Promise<void> {
+  if (!via.waitForUp) return;
+  if (signal.aborted) throw signal.reason;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([via.waitForUp(o.readyTimeoutMs, { failFast: o.failFast ?? false }), aborted]);
+  } catch (err) {
+    if (signal.aborted) throw err;
+    throw new ConnectError(o.name, o.target, `jump host ${via.name} is not up (${(err as Error).message})`, err);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
   }
 }
 

@@ -148,7 +148,7 @@ export class Link extends EventEmitter {
     this.dial = {
       name: o.name, target: this.target, user: o.user, transport: o.transport, privateKey,
       hostKeyFingerprints: [...o.hostKeyFingerprints], readyTimeoutMs: o.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
-      limiter: o.handshakeLimiter ?? defaultHandshakeLimiter, logger: this.log,
+      limiter: o.handshakeLimiter ?? defaultHandshakeLimiter, logger: this.log, failFast: this.failFast,
     };
   }
 

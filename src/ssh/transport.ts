@@ -10,8 +10,16 @@ export interface TcpTransport { kind: 'tcp'; host: string; port: number }
 export interface CommandTransport { kind: 'command'; argv: readonly string[] }
 export interface JumpTransport {
   kind: 'jump';
-  /** The link to go through; it must be up when this one connects. */
-  via: { openSocket(host: string, port: number, o?: { timeoutMs?: number }): Promise<Duplex>; readonly name: string };
+  /**
+   * The link to go through. An attempt waits for it to be up (waitForUp, when it has
+   * one) before taking a turn at the handshake limiter: links behind a jump host that
+   * is down queue on that link, not on the limiter its own reconnect needs.
+   */
+  via: {
+    openSocket(host: string, port: number, o?: { timeoutMs?: number }): Promise<Duplex>;
+    waitForUp?(ms: number, o?: { failFast?: boolean }): Promise<void>;
+    readonly name: string;
+  };
   host: string;
   port: number;
 }

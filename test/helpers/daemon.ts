@@ -27,9 +27,10 @@ export interface RunningDaemon {
 /**
  * `workspace`: more keys for every workspace's entry (importFrom, opencode, ...).
  * `env`: more environment for the daemon.
+ * `config`: more top-level keys of the config file (jumpHosts, ...).
  * `waitUp`: the workspaces whose tunnels must be up before it returns (default: all).
  */
-export async function startDaemon(t: Teardown, wss: Array<Pick<Workspace, 'name' | 'host' | 'port' | 'user' | 'privateKeyPath' | 'hostKeyFingerprint'>>, o: { token?: string | null; gateway?: Record<string, unknown>; workspace?: Record<string, unknown>; args?: string[]; waitUp?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<RunningDaemon> {
+export async function startDaemon(t: Teardown, wss: Array<Pick<Workspace, 'name' | 'host' | 'port' | 'user' | 'privateKeyPath' | 'hostKeyFingerprint'>>, o: { token?: string | null; gateway?: Record<string, unknown>; workspace?: Record<string, unknown>; args?: string[]; waitUp?: string[]; env?: NodeJS.ProcessEnv; config?: Record<string, unknown> } = {}): Promise<RunningDaemon> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warren-daemon-'));
   const port = await freePort();
   const token = o.token === undefined ? 'test-token-for-the-gateway-0123' : o.token;
@@ -40,6 +41,7 @@ export async function startDaemon(t: Teardown, wss: Array<Pick<Workspace, 'name'
     // Idempotency keys in the test's own directory, not the machine's /var/lib/warren.
     gateway: { listen: `127.0.0.1:${port}`, ...(token ? { token } : { tokenFile: path.join(dir, 'token') }), stateDir: path.join(dir, 'state'), ...o.gateway },
     logLevel: 'debug',
+    ...o.config,
   }));
   writeConfig(wss);
   const child = spawn(process.execPath, ['dist/src/cli/main.js', 'daemon', '--config', configPath, '--socket', socket, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
