@@ -391,8 +391,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       byKey.set(k, [...(byKey.get(k) ?? []), r]);
     }
     await Promise.all(wss.map(async (w, wi) => {
+      // Every session's export at once: each is an opencode start of its own.
+      const histories = await Promise.all(sessions[wi]!.map((s) => historyOf(w, s.id)));
       for (const [si, s] of sessions[wi]!.entries()) {
-        const history = await historyOf(w, s.id);
+        const history = histories[si]!;
         const counts = new Map<string, number>();
         for (const m of history) {
           if (!m.text) continue;

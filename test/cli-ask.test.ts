@@ -4,6 +4,7 @@
 // model's bash= and question= directives, bash set to ask in the project's config.
 import t, { type Test } from 'tap';
 import { createWorkspace, run, runOk, waitFor } from '../container/testbed/index.js';
+import { STOP } from '../src/opencode/scripts.js';
 import { quoteCommand } from '../src/ssh/quote.js';
 import { askingDir as askingDirIn, configFile, expectNothingLeft } from './helpers/runtime.js';
 
@@ -13,8 +14,11 @@ const main = 'dist/src/cli/main.js';
 
 const askingDir = (name: string) => askingDirIn(ws, name);
 const exists = async (p: string) => (await ws.runAsUser(['test', '-e', p])).code === 0;
+// --keep-server: the first chat starts opencode and the others adopt it, so each test
+// pays for its asking, not for a cold start (a one-shot chat stopping the server it
+// started is cli-chat.test's); the last test stops it.
 const chat = (cfg: string, dir: string, text: string, extra: string[] = []) =>
-  run([process.execPath, main, 'chat', ws.name, '--config', cfg, '--directory', dir, ...extra, '--', text], { timeoutMs: 90_000 });
+  run([process.execPath, main, 'chat', ws.name, '--config', cfg, '--keep-server', '--directory', dir, ...extra, '--', text], { timeoutMs: 90_000 });
 
 t.test('off a terminal, a permission is refused with one line naming it; the command never runs', async (t) => {
   const cfg = configFile(t, [ws]);
@@ -55,16 +59,20 @@ async function inTmux(t: Test, argv: string[]) {
 t.test('on a terminal, warren chat asks: "y" runs the command, a number picks an option', async (t) => {
   const cfg = configFile(t, [ws]);
   const dir = await askingDir('tty');
-  const perm = await inTmux(t, [process.execPath, main, 'chat', ws.name, '--config', cfg, '--directory', dir, '--', '[[fake:bash=echo typed-yes]] go']);
+  const perm = await inTmux(t, [process.execPath, main, 'chat', ws.name, '--config', cfg, '--keep-server', '--directory', dir, '--', '[[fake:bash=echo typed-yes]] go']);
   await waitFor('the permission prompt', async () => /opencode asks to use bash echo typed-yes: allow \[y\]es once, \[a\]lways, \[n\]o\?/.test(await perm.screen()), { timeoutMs: 60_000 });
   await perm.type('y');
   await waitFor('the reply and exit 0', async () => /tool said: typed-yes[\s\S]*EXIT:0/.test(await perm.screen()), { timeoutMs: 60_000 });
   t.pass('asked on the terminal, answered, the command ran');
-  const q = await inTmux(t, [process.execPath, main, 'chat', ws.name, '--config', cfg, '--directory', dir, '--', '[[fake:question=Which color?|red|blue]] pick']);
+  const q = await inTmux(t, [process.execPath, main, 'chat', ws.name, '--config', cfg, '--keep-server', '--directory', dir, '--', '[[fake:question=Which color?|red|blue]] pick']);
   await waitFor('the question with its options', async () => /Which color\?\s+1\. red[\s\S]*2\. blue[\s\S]*answer with a number/.test(await q.screen()), { timeoutMs: 60_000 });
   await q.type('2');
   await waitFor('the reply naming the choice, exit 0', async () => /blue[\s\S]*EXIT:0/.test((await q.screen()).split('answer with a number').pop() ?? ''), { timeoutMs: 60_000 });
   t.pass('the chosen option reached the model');
 });
 
-t.test('afterwards nothing is left running, and closing leaves nothing', (t) => expectNothingLeft(t, ws, 20_000));
+t.test('afterwards nothing is left running, and closing leaves nothing', async (t) => {
+  const stop = await ws.runAsUser(['sh', '-c', STOP, 'warren-stop', '4096']);
+  t.equal(stop.code, 0, `the kept server stops (${stop.stderr.trim()})`);
+  await expectNothingLeft(t, ws, 20_000);
+});
