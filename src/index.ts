@@ -24,12 +24,15 @@ import type { ServerSnapshot, ServerState } from './opencode/server.js';
 import type { SessionRow } from './opencode/sessions.js';
 import type { LinkSnapshot, LinkState } from './ssh/link.js';
 import type { WarrenError } from './errors.js';
+import type { RunBounds } from './broker/runs.js';
 
 export interface BrokerOptions {
   /** A pino logger; the default is silent. */
   logger?: Logger;
   /** Shown in status(): where your gateway listens, if you run one. */
   gateway?: string | null;
+  /** How long and how many finished message runs stay replayable: 15 min, 1,000 runs, 64 MiB unless given. */
+  runs?: RunBounds;
 }
 
 /** What sendMessage takes besides the workspace and session: the text, callbacks, deadlines. */

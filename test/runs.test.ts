@@ -8,6 +8,7 @@ import path from 'node:path';
 import t from 'tap';
 import { IdempotencyStore, isIdempotencyKey, KEY_TTL_MS } from '../src/broker/idempotency.js';
 import { RunRegistry, type RunEvent } from '../src/broker/runs.js';
+import { MessageRuns, type RunHost } from '../src/broker/message-runs.js';
 
 const key = (n: number) => ({ workspace: 'alpha', sessionID: 'ses_0000000000000000000000000a', messageID: `msg_${n}` });
 
@@ -53,6 +54,14 @@ t.test('finished runs go after their keep time', async (t) => {
   t.ok(reg.get(key(1)));
   await new Promise((r) => setTimeout(r, 40));
   t.notOk(reg.get(key(1)), 'gone after keepMs');
+});
+
+t.test('message runs made with bounds (BrokerOptions.runs) keep their finished runs to them', async (t) => {
+  const runs = new MessageRuns({} as RunHost, { runs: { maxFinished: 2 } });
+  for (let n = 1; n <= 4; n++) runs.registry.start(key(n)).push('done', { text: `reply ${n}` });
+  t.equal(runs.registry.stats().finished, 2, 'two kept');
+  t.notOk(runs.registry.get(key(2)), 'the older went');
+  t.ok(runs.registry.get(key(4)), 'the newest stays');
 });
 
 t.test('an idempotency key answers the first message, also after a restart, and goes after 24 h', async (t) => {

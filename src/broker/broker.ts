@@ -15,6 +15,7 @@ import { Semaphore, defaultHandshakeLimiter } from '../ssh/semaphore.js';
 import path from 'node:path';
 import { UnknownWorkspaceError } from '../errors.js';
 import { MessageRuns } from './message-runs.js';
+import type { RunBounds } from './runs.js';
 import { RECONNECT_WAIT_MS } from '../opencode/across-drops.js';
 import { warrenVersion } from '../version.js';
 import { jumpStatus, opencodeStatus, tunnelStatus, type BrokerStatus, type MessageStats, type WorkspaceStatus } from './status.js';
@@ -29,6 +30,8 @@ export interface BrokerOptions {
   gateway?: string | null;
   /** Where Idempotency-Keys are kept across restarts (idempotency.json); none: in memory only. */
   stateDir?: string | null;
+  /** How long and how many finished message runs stay replayable (runs.ts has the defaults). */
+  runs?: RunBounds;
 }
 
 export interface ReloadResult { added: string[]; removed: string[]; changed: string[]; unchanged: string[] }
@@ -49,7 +52,7 @@ export class Broker {
 
   constructor(config: WarrenConfig, o: BrokerOptions = {}) {
     this.log = o.logger ?? silentLogger;
-    this.messages = new MessageRuns(this, { idempotencyFile: o.stateDir ? path.join(o.stateDir, 'idempotency.json') : null, logger: this.log });
+    this.messages = new MessageRuns(this, { idempotencyFile: o.stateDir ? path.join(o.stateDir, 'idempotency.json') : null, logger: this.log, runs: o.runs });
     this.limiter = o.handshakeLimiter ?? defaultHandshakeLimiter;
     this.gatewayValue = o.gateway ?? null;
     this.jumps = new JumpPool({ logger: this.log, handshakeLimiter: this.limiter });

@@ -13,7 +13,7 @@ import type { SessionInfo } from '../opencode/locate.js';
 import { AbortedError, MessageNotFoundError, RunFinishedError, SessionBusyError, isWarrenError, type WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { IdempotencyStore } from './idempotency.js';
-import { RunRegistry, type Run, type RunKey } from './runs.js';
+import { RunRegistry, type Run, type RunBounds, type RunKey } from './runs.js';
 import type { WorkspaceRuntime } from './workspace.js';
 
 /** What message-runs needs of the broker. */
@@ -25,12 +25,13 @@ export interface RunHost {
 export interface StartOptions { text: string; idempotencyKey?: string }
 
 export class MessageRuns {
-  readonly registry = new RunRegistry();
+  readonly registry: RunRegistry;
   private readonly keys: IdempotencyStore;
   /** Runs being started (the session located first): a racing duplicate waits for the same one. */
   private readonly starting = new Map<string, Promise<Run>>();
 
-  constructor(private readonly host: RunHost, o: { idempotencyFile?: string | null; logger?: Logger } = {}) {
+  constructor(private readonly host: RunHost, o: { idempotencyFile?: string | null; logger?: Logger; runs?: RunBounds } = {}) {
+    this.registry = new RunRegistry(o.runs);
     this.keys = new IdempotencyStore(o.idempotencyFile ?? null, o.logger);
   }
 

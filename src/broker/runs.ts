@@ -66,12 +66,15 @@ export class Run {
   }
 }
 
+/** How long and how many finished runs are kept (defaults: KEEP_MS, MAX_FINISHED, MAX_BYTES). */
+export interface RunBounds { keepMs?: number; maxFinished?: number; maxBytes?: number }
+
 export class RunRegistry {
   private readonly runs = new Map<string, Run>();
   private finishedBytes = 0;
   private finishedCount = 0;
 
-  constructor(private readonly o: { keepMs?: number; maxFinished?: number; maxBytes?: number } = {}) {}
+  constructor(private readonly o: RunBounds = {}) {}
 
   /** A new run; `onFinish` of the registry's bookkeeping is wired to its last event. */
   start(key: RunKey): Run {
