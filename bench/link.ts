@@ -181,6 +181,8 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
       (Object.keys(xs[0]!) as Array<keyof Figures>).map((k) => [k, median(xs.map((f) => f[k]))]),
     ) as unknown as Figures;
     const snap = link.snapshot();
+    // BENCH_LINK_SAMPLES=FILE keeps every round's figures, for ranges of derived numbers (CPU per request).
+    if (process.env.BENCH_LINK_SAMPLES) fs.writeFileSync(process.env.BENCH_LINK_SAMPLES, JSON.stringify(samples));
     return {
       figures: Object.fromEntries(PATHS.map((p) => [p, fold(samples[p])])) as Record<PathName, Figures>, samples,
       nativeCrypto: snap.nativeCrypto, cipher: snap.cipher, rounds: o.rounds, sseEvents: o.sseEvents, bulkBytes: o.bulkBytes,

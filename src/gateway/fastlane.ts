@@ -75,6 +75,7 @@ class FastConnection {
   private upstream: Upstream | null = null;
   private clientEnded = false;
   private closing = false;
+  private draining = false;
   private timer: NodeJS.Timeout | null = null;
   private timerKind: 'head' | 'idle' | null = null;
 
@@ -206,9 +207,14 @@ class FastConnection {
       this.close();
       return;
     }
-    if (!this.socket.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+    if (!this.socket.write(n === chunk.length ? chunk : chunk.subarray(0, n)) && !this.draining) {
+      // One wait at a time: chunks already read still arrive after pause().
+      this.draining = true;
       up.sock.pause();
-      this.socket.once('drain', () => up.sock.resume());
+      this.socket.once('drain', () => {
+        this.draining = false;
+        up.sock.resume();
+      });
     }
     if (n < chunk.length) this.dropUpstream();
     if (s.framer.done) this.finish(s);

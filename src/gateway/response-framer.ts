@@ -60,6 +60,16 @@ export class ResponseFramer {
         }
         case 'close': i = chunk.length; break;
         case 'size': {
+          // The usual case, read off the bytes: a whole size line of hex digits in this chunk
+          // (an event stream is one small chunk per event; strings per line cost more than it).
+          if (s.line === '') {
+            const fast = sizeAt(chunk, i);
+            if (fast !== null) {
+              i = fast.next;
+              this.setState(fast.size === 0 ? { name: 'trailers', line: '', empty: true } : { name: 'data', left: fast.size });
+              break;
+            }
+          }
           const { line, next, text } = readLine(s.line, chunk, i);
           i = next;
           if (line === null) { this.setState({ name: 'size', line: text }); break; }
@@ -76,6 +86,11 @@ export class ResponseFramer {
           break;
         }
         case 'crlf': {
+          if (s.seen === 0 && i + 1 < chunk.length && chunk[i] === 13 && chunk[i + 1] === 10) {
+            i += 2;
+            this.setState({ name: 'size', line: '' });
+            break;
+          }
           const want = s.seen === 0 ? 13 : 10;
           if (chunk[i] !== want) throw new FramingError('chunk not followed by CRLF');
           i++;
@@ -145,6 +160,20 @@ export class ResponseFramer {
     else { this.closeAfter = true; this.setState({ name: 'close' }); }
     return i + used;
   }
+}
+
+/** A chunk-size line of only hex digits (at most 12) and CRLF, whole at chunk[i]; null for anything else (the slow path decides). */
+function sizeAt(chunk: Buffer, i: number): { size: number; next: number } | null {
+  let size = 0;
+  let j = i;
+  for (; j < chunk.length && j - i <= 12; j++) {
+    const c = chunk[j]!;
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0) break;
+    size = size * 16 + d;
+  }
+  if (j === i || j - i > 12 || j + 1 >= chunk.length || chunk[j] !== 13 || chunk[j + 1] !== 10) return null;
+  return { size, next: j + 2 };
 }
 
 /** A CRLF-ended line continued from `sofar`: the line (null if not ended yet), the index past what was read, the text so far. */
