@@ -41,8 +41,8 @@ export interface GatewayOptions {
   /** gateway.allowedOrigins: browser origins not refused. Default none. */
   allowedOrigins?: readonly string[];
   /**
-   * The fast lane for plain pass-through GETs and HEADs (fastlane.ts). Default: on,
-   * unless the environment says WARREN_GATEWAY_FASTLANE=0.
+   * The fast lane for plain pass-through GETs and HEADs (fastlane.ts). Default: off,
+   * unless the environment says WARREN_GATEWAY_FASTLANE=1 (docs/benchmarks.md has the A/B).
    */
   fastLane?: boolean;
 }
@@ -119,7 +119,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
   const nodeListeners = server.listeners('connection') as Array<(s: Socket) => void>;
   server.removeAllListeners('connection');
   const toNode = (s: Socket) => { for (const l of nodeListeners) l.call(server, s); };
-  const lane = (o.fastLane ?? process.env.WARREN_GATEWAY_FASTLANE !== '0')
+  const lane = (o.fastLane ?? process.env.WARREN_GATEWAY_FASTLANE === '1')
     ? new FastLane({
       token: o.token, policy: () => policy, broker, shutdown: shutdown.signal, handOver: toNode, logger: log,
       headersTimeoutMs: HEADERS_TIMEOUT_MS, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
