@@ -68,9 +68,14 @@ function openTcp(t: TcpTransport, o: OpenOptions): Promise<Duplex> {
   });
 }
 
-/** A command's stdout/stdin as one Duplex; destroying it ends the command. */
+/**
+ * A command's stdout/stdin as one Duplex; destroying it ends the command. When the
+ * command fails, its error carries the last line it wrote on stderr: for `docker exec`
+ * that is the engine's own reason ("Container alpha is not running"), which tells the
+ * operator more than an exit code.
+ */
 class CommandStream extends Duplex {
-  constructor(private readonly child: ChildProcess) {
+  constructor(private readonly child: ChildProcess, stderrTail: () => string) {
     super({ allowHalfOpen: false });
     child.stdout!.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) child.stdout!.pause();
@@ -78,7 +83,16 @@ class CommandStream extends Duplex {
     child.stdout!.on('end', () => this.push(null));
     child.stdin!.on('error', (err) => this.destroy(err));
     child.on('exit', (code, signal) => {
-      if (!this.destroyed) this.destroy(code === 0 ? undefined : new Error(`transport command exited (${signal ?? `code ${code}`})`));
+      if (this.destroyed) return;
+      if (code === 0) return this.destroy();
+      // stderr may still be in flight when the exit arrives: wait for it to close (briefly).
+      const fail = () => {
+        const said = lastLine(stderrTail());
+        this.destroy(new Error(`transport command exited (${signal ?? `code ${code}`})${said ? `: ${said}` : ''}`));
+      };
+      if (child.stderr!.readableEnded || child.stderr!.destroyed) return fail();
+      const t = setTimeout(fail, 200);
+      child.stderr!.once('close', () => { clearTimeout(t); fail(); });
     });
   }
 
@@ -109,6 +123,12 @@ class CommandStream extends Duplex {
   }
 }
 
+/** The last non-empty line, at most 200 characters: one line for an error message. */
+function lastLine(s: string): string {
+  const line = s.trim().split('\n').map((l) => l.trim()).filter((l) => l !== '').at(-1) ?? '';
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
 function openCommand(t: CommandTransport, o: OpenOptions): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = t.argv;
@@ -121,7 +141,7 @@ function openCommand(t: CommandTransport, o: OpenOptions): Promise<Duplex> {
       o.logger.debug({ transport: cmd, stderr: d.trim() }, 'transport command stderr');
     });
     child.once('error', (err) => reject(new Error(`cannot run transport command ${cmd}: ${err.message}`)));
-    child.once('spawn', () => resolve(new CommandStream(child)));
+    child.once('spawn', () => resolve(new CommandStream(child, () => stderrTail)));
     child.once('exit', (code) => {
       if (code !== 0) o.logger.debug({ transport: cmd, code, stderr: stderrTail.trim() }, 'transport command exited');
     });
