@@ -4,7 +4,9 @@
 // only its public half is printed or sent anywhere.
 import fs from 'node:fs';
 import path from 'node:path';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+const { utils } = ssh2;
 import { UsageError } from '../errors.js';
 
 export interface ClientKey {

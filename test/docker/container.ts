@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+const { utils } = ssh2;
 import { fingerprintOfPublicKey, run, waitFor } from '../../container/testbed/index.js';
 import { DOCKER, docker } from './engine.js';
 

@@ -6,7 +6,9 @@ import t from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+const { utils } = ssh2;
 import { fingerprintOfPublicKey } from '../../container/testbed/index.js';
 import { docker } from './engine.js';
 import { dockerFixture, expectNoContainersLeft } from './fixture.js';
