@@ -58,7 +58,8 @@ warren's image: transport \`docker exec -i <container> sshd -i\` (no port), the 
 host key fingerprint read from the container, and a client key (a new ed25519 pair in
 DIR/<name>, or --key) installed as the container's authorized key, limited to forwards
 to opencode's port. Then it proves the workspace as warren check does; the file is
-changed only when that passes. Exit 2 for bad input, 1 when the check fails.`,
+changed only when that passes. Exit 2 for bad input, 1 when the check fails.
+The container: docker run -d --name alpha --network=none warren-workspace`,
     options: [
       ['--docker <container>', 'the running container (name or id); its name goes into the entry'],
       ['--user U', 'the workspace user (default: the container\'s WARREN_WORKSPACE_USER, else workspace)'],
@@ -67,7 +68,7 @@ changed only when that passes. Exit 2 for bad input, 1 when the check fails.`,
       CONFIG,
       ['--docker-bin B', 'the Docker client to run, also in the entry (default: $WARREN_DOCKER, else docker)'],
     ],
-    examples: ['docker run -d --name alpha --network=none warren-workspace', 'warren add alpha --docker alpha && warren chat alpha "hello"'],
+    examples: ['warren add alpha --docker alpha', 'warren add beta --docker beta --config ./config.json --key ~/.ssh/warren_beta'],
   },
   daemon: {
     usage: 'warren daemon [--config F] [--socket PATH] [--keep-servers]',
