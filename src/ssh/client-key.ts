@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import ssh2 from 'ssh2';
-
-const { utils } = ssh2;
 import { UsageError } from '../errors.js';
+
+// ssh2 is CommonJS: its utils come through the default export.
+const { utils } = ssh2;
 
 export interface ClientKey {
   privateKeyPath: string;

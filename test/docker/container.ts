@@ -9,10 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
-
-const { utils } = ssh2;
 import { fingerprintOfPublicKey, run, waitFor } from '../../container/testbed/index.js';
 import { DOCKER, docker } from './engine.js';
+
+// ssh2 is CommonJS: its utils come through the default export.
+const { utils } = ssh2;
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** Every test container carries it, so a test can list (and a sweep remove) what a run left. */

@@ -7,13 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
-
-const { utils } = ssh2;
 import { fingerprintOfPublicKey } from '../../container/testbed/index.js';
 import { docker } from './engine.js';
 import { dockerFixture, expectNoContainersLeft } from './fixture.js';
 import { keyPair, startContainer } from './container.js';
 import { configFor, warren } from './warren.js';
+
+// ssh2 is CommonJS: its utils come through the default export.
+const { utils } = ssh2;
 
 const fx = await dockerFixture(t);
 
