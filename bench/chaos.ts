@@ -391,8 +391,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
       byKey.set(k, [...(byKey.get(k) ?? []), r]);
     }
     await Promise.all(wss.map(async (w, wi) => {
-      // Every session's export at once: each is an opencode start of its own.
-      const histories = await Promise.all(sessions[wi]!.map((s) => historyOf(w, s.id)));
+      // Workspaces side by side, each one's sessions one after another: every export is
+      // an opencode start of its own, and nine at once took one past a minute at load 14.
+      const histories: Array<Awaited<ReturnType<typeof historyOf>>> = [];
+      for (const s of sessions[wi]!) histories.push(await historyOf(w, s.id));
       for (const [si, s] of sessions[wi]!.entries()) {
         const history = histories[si]!;
         const counts = new Map<string, number>();
@@ -482,8 +484,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosResult> {
 }
 
 /** The session's messages as (role, text), read with the CLI inside the workspace, as a user would. */
+/** For a hang, not for speed: an export is an opencode start, seconds of CPU on a loaded machine. */
+const EXPORT_DEADLINE_MS = 180_000;
+
 async function historyOf(ws: Workspace, id: string): Promise<Array<{ role: string; text: string }>> {
-  const r = await ws.runAsUser(['opencode', 'export', id], { timeoutMs: 60_000 });
+  const r = await ws.runAsUser(['opencode', 'export', id], { timeoutMs: EXPORT_DEADLINE_MS });
   if (r.code !== 0) throw new Error(`opencode export ${id} in ${ws.name} failed: ${r.stderr.slice(-300)}`);
   const data = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { messages: Array<{ info: { role: string }; parts: Array<{ type: string; text?: string }> }> };
   return data.messages.map((m) => ({ role: m.info.role, text: m.parts.filter((p) => p.type === 'text').map((p) => p.text ?? '').join('') }));

@@ -3,10 +3,11 @@
 # sshd is the only thing the container exposes; opencode is started on demand by
 # warren over SSH, as the workspace user, bound to the container's loopback.
 #
-# Inputs (all optional but the authorized key):
+# Inputs (all optional):
 #   WARREN_AUTHORIZED_KEY   public key line warren logs in with (or mount
 #                           /etc/warren/authorized_keys); may carry restrictions,
 #                           e.g. restrict,port-forwarding,permitopen="127.0.0.1:4096" ssh-ed25519 ...
+#                           Neither: a key added later (warren add --docker) is kept.
 #   /etc/warren/ssh_host_ed25519_key  a host key to use (mount it to keep the
 #                           fingerprint stable across container re-creation)
 #   WARREN_SSH_PORT         port sshd listens on (default 22)
@@ -42,8 +43,10 @@ if [ -n "${WARREN_AUTHORIZED_KEY:-}" ]; then
 elif [ -f "$conf_dir/authorized_keys" ]; then
   cat "$conf_dir/authorized_keys" > "$keys"
 elif [ ! -s "$keys" ]; then
-  echo "warren-entrypoint: no authorized key: set WARREN_AUTHORIZED_KEY or mount $conf_dir/authorized_keys" >&2
-  exit 2
+  # sshd runs all the same: nobody can log in until a key is installed, and
+  # `warren add NAME --docker CONTAINER` installs one (it stays across restarts).
+  echo "warren-entrypoint: no authorized key yet: run warren add <name> --docker <this container>, set WARREN_AUTHORIZED_KEY or mount $conf_dir/authorized_keys" >&2
+  : > "$keys"
 fi
 chown "$user" "$keys"
 chmod 0600 "$keys"

@@ -6,3 +6,4 @@ export * from './errors/base.js';
 export * from './errors/ssh.js';
 export * from './errors/opencode.js';
 export * from './errors/broker.js';
+export * from './errors/docker.js';

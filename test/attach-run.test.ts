@@ -48,11 +48,14 @@ t.test('opencode run --attach -s: a session only in an importFrom data directory
 
 t.test('opencode run --attach, a new session: the reply is printed every time (the response waits for the event stream)', async (t) => {
   // Without the wait, opencode run exits on the prompt's response before its event
-  // stream has delivered the text: half of these printed nothing.
-  for (let i = 0; i < 8; i++) {
-    const r = await runAttach([`round ${i}`]);
-    t.equal(r.code, 0, `round ${i}: opencode run exits 0`);
-    t.match(r.stdout, new RegExp(`echo: "?round ${i}"?`), `round ${i}: the reply`);
+  // stream has delivered the text: half of these printed nothing. Two at a time, as
+  // two people would: each waits on both event streams, and neither may lose its reply.
+  for (let i = 0; i < 8; i += 2) {
+    const rs = await Promise.all([i, i + 1].map((n) => runAttach([`round ${n}`])));
+    rs.forEach((r, k) => {
+      t.equal(r.code, 0, `round ${i + k}: opencode run exits 0`);
+      t.match(r.stdout, new RegExp(`echo: "?round ${i + k}"?`), `round ${i + k}: the reply`);
+    });
   }
 });
 

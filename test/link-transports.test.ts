@@ -39,6 +39,17 @@ t.test('a command that cannot run is a clear connect error', async (t) => {
   t.match(d.error?.message, /cannot run transport command \/nonexistent\/docker/);
 });
 
+t.test('a command that ends before sshd answers (docker exec into a stopped container) says why, and a one-shot gives up at once', async (t) => {
+  const said = 'Error response from daemon: Container alpha is not running';
+  const link = linkTo(t, ws, { failFast: true, transport: { kind: 'command', argv: ['sh', '-c', `echo "${said}" >&2; exit 1`] } });
+  link.start();
+  const started = Date.now();
+  const err = await link.waitForUp(10_000).then(() => null, (e: Error & { code?: string }) => e);
+  t.equal(err?.code, 'WARREN_ERR_CONNECT');
+  t.match(err?.message, `transport command sh exited (code 1) before sshd answered: ${said}`);
+  t.ok(Date.now() - started < 5_000, 'not retried for the full wait: it stays so until someone starts the container');
+});
+
 t.test('jump host: a link through another link\'s forwarded channel', { skip: !ws.isolated && 'needs a namespace' }, async (t) => {
   // A second sshd on the workspace's own loopback: reachable only through a forward.
   await ws.startLoopbackSshd(2222);

@@ -25,9 +25,12 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 /** Well under the wait a healing failure gets: the command did not sit it out. */
 const FAST_MS = UP_WAIT_MS / 2;
 
+/** A cold start, an import and a reply took over 60 s at load 14: the deadline is for hangs, not speed. */
+const COMMAND_DEADLINE_MS = 150_000;
+
 async function timed(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult & { ms: number }> {
   const started = Date.now();
-  const r = await run(argv, { timeoutMs: 60_000, env: { ...process.env, ...env } });
+  const r = await run(argv, { timeoutMs: COMMAND_DEADLINE_MS, env: { ...process.env, ...env } });
   return { ...r, ms: Date.now() - started };
 }
 

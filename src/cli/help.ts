@@ -50,6 +50,26 @@ changes nothing. Exit 0 all good, 1 a workspace fails, 2 config errors.`,
     options: [CONFIG, ['--json', 'print the report as JSON']],
     examples: ['warren check', 'warren check --config ./config.json alpha'],
   },
+  add: {
+    usage: 'warren add <name> --docker <container> [--user U] [--key FILE] [--keys-dir DIR] [--config F] [--docker-bin B]',
+    summary: 'add a running Docker container as a workspace, no port needed',
+    about: `Writes the workspace's entry into the config file from a running container of
+warren's image: transport \`docker exec -i <container> sshd -i\` (no port), the user, the
+host key fingerprint read from the container, and a client key (a new ed25519 pair in
+DIR/<name>, or --key) installed as the container's authorized key, limited to forwards
+to opencode's port. Then it proves the workspace as warren check does; the file is
+changed only when that passes. Exit 2 for bad input, 1 when the check fails.
+The container: docker run -d --name alpha --network=none warren-workspace`,
+    options: [
+      ['--docker <container>', 'the running container (name or id); its name goes into the entry'],
+      ['--user U', 'the workspace user (default: the container\'s WARREN_WORKSPACE_USER, else workspace)'],
+      ['--key FILE', 'log in with this private key instead of generating one'],
+      ['--keys-dir DIR', 'where a generated key goes (default: keys/ next to the config file)'],
+      CONFIG,
+      ['--docker-bin B', 'the Docker client to run, also in the entry (default: $WARREN_DOCKER, else docker)'],
+    ],
+    examples: ['warren add alpha --docker alpha', 'warren add beta --docker beta --config ./config.json --key ~/.ssh/warren_beta'],
+  },
   daemon: {
     usage: 'warren daemon [--config F] [--socket PATH] [--keep-servers]',
     summary: 'run the broker: tunnels, opencode servers, control socket, gateway',

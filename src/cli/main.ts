@@ -16,6 +16,7 @@ const COMMAND_MODULES: Record<string, () => Promise<(argv: string[]) => Promise<
   reload: async () => (await import('./commands/reload.js')).reloadCommand,
   attach: async () => (await import('./commands/attach.js')).attachCommand,
   check: async () => (await import('./commands/check.js')).checkCommand,
+  add: async () => (await import('./commands/add.js')).addCommand,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -22,6 +22,9 @@ export type ErrorCode =
   | 'WARREN_ERR_CHANNEL_FAILED'
   | 'WARREN_ERR_EXEC_TIMEOUT'
   | 'WARREN_ERR_EXEC_FAILED'
+  | 'WARREN_ERR_DOCKER'
+  | 'WARREN_ERR_DOCKER_CONTAINER'
+  | 'WARREN_ERR_CONFIG_WRITE'
   | OpencodeErrorCode;
 
 /** Codes of the opencode layer: server lifecycle, sessions, chat. */

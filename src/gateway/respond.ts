@@ -54,6 +54,10 @@ export const STATUS_OF: Readonly<Record<ErrorCode, number>> = {
   WARREN_ERR_CHANNEL_FAILED: 500,
   WARREN_ERR_EXEC_TIMEOUT: 500,
   WARREN_ERR_EXEC_FAILED: 500,
+  // warren add --docker: the command line's only
+  WARREN_ERR_DOCKER: 500,
+  WARREN_ERR_DOCKER_CONTAINER: 500,
+  WARREN_ERR_CONFIG_WRITE: 500,
   // the opencode layer
   WARREN_ERR_SERVER_START: 502,
   WARREN_ERR_PORT_BUSY: 502,

@@ -11,7 +11,7 @@ import {
 } from '../errors.js';
 
 export type AttemptFailure =
-  /** Nothing listens there (ECONNREFUSED), or a jump host's sshd could not reach it. */
+  /** Nothing listens there (ECONNREFUSED), a jump host's sshd could not reach it, or a transport command ended before sshd answered. */
   | 'refused'
   /** No route, or no such host name (EHOSTUNREACH, ENETUNREACH, ENOTFOUND, EAI_AGAIN). */
   | 'unreachable'
@@ -47,6 +47,8 @@ export function attemptFailure(err: unknown): AttemptFailure {
   for (let e = err as { code?: unknown; level?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
     if (typeof e.code === 'string' && ERRNO[e.code]) return ERRNO[e.code]!;
     if (e.level === 'client-timeout') return 'timeout';
+    // A transport command that ended before sshd answered (a stopped container).
+    if ((e as { transportExited?: unknown }).transportExited === true) return 'refused';
     if (typeof e.message === 'string' && /timed out/.test(e.message)) return 'timeout';
   }
   return (err as Error | undefined)?.message?.includes('connection closed') ? 'reset' : 'other';

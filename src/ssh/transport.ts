@@ -68,9 +68,14 @@ function openTcp(t: TcpTransport, o: OpenOptions): Promise<Duplex> {
   });
 }
 
-/** A command's stdout/stdin as one Duplex; destroying it ends the command. */
+/**
+ * A command's stdout/stdin as one Duplex; destroying it ends the command. When the
+ * command fails, its error carries the last line it wrote on stderr: for `docker exec`
+ * that is the engine's own reason ("Container alpha is not running"), which tells the
+ * operator more than an exit code.
+ */
 class CommandStream extends Duplex {
-  constructor(private readonly child: ChildProcess) {
+  constructor(private readonly child: ChildProcess, stderrTail: () => string) {
     super({ allowHalfOpen: false });
     child.stdout!.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) child.stdout!.pause();
@@ -78,7 +83,16 @@ class CommandStream extends Duplex {
     child.stdout!.on('end', () => this.push(null));
     child.stdin!.on('error', (err) => this.destroy(err));
     child.on('exit', (code, signal) => {
-      if (!this.destroyed) this.destroy(code === 0 ? undefined : new Error(`transport command exited (${signal ?? `code ${code}`})`));
+      if (this.destroyed) return;
+      if (code === 0) return this.destroy();
+      // stderr may still be in flight when the exit arrives: wait for it to close (briefly).
+      const fail = () => {
+        const said = lastLine(stderrTail());
+        this.destroy(new Error(`transport command exited (${signal ?? `code ${code}`})${said ? `: ${said}` : ''}`));
+      };
+      if (child.stderr!.readableEnded || child.stderr!.destroyed) return fail();
+      const t = setTimeout(fail, 200);
+      child.stderr!.once('close', () => { clearTimeout(t); fail(); });
     });
   }
 
@@ -109,6 +123,26 @@ class CommandStream extends Duplex {
   }
 }
 
+/** The last non-empty line, at most 200 characters: one line for an error message. */
+function lastLine(s: string): string {
+  const line = s.trim().split('\n').map((l) => l.trim()).filter((l) => l !== '').at(-1) ?? '';
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+/**
+ * The command ended before sshd said anything: `docker exec` into a stopped container,
+ * say. It stays so until a person acts (attempt.ts counts it as refused), and its
+ * message carries the command's own last words on stderr.
+ */
+export class TransportExitedError extends Error {
+  readonly transportExited = true;
+}
+
+/**
+ * Resolves once the command has written its first byte (sshd's banner), so that a
+ * command that fails at once is told as such, with its reason, rather than as a
+ * connection lost in the handshake.
+ */
 function openCommand(t: CommandTransport, o: OpenOptions): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = t.argv;
@@ -116,14 +150,47 @@ function openCommand(t: CommandTransport, o: OpenOptions): Promise<Duplex> {
     if (o.signal.aborted) return reject(o.signal.reason as Error);
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderrTail = '';
+    let stream: CommandStream | null = null;
+    let settled = false;
+    const cleanup = () => {
+      settled = true;
+      clearTimeout(timer);
+      o.signal.removeEventListener('abort', onAbort);
+    };
+    const fail = (err: Error) => {
+      if (settled) return;
+      cleanup();
+      stream?.destroy();
+      if (!stream) child.kill('SIGKILL');
+      reject(err);
+    };
+    const onAbort = () => fail(o.signal.reason as Error);
+    const timer = setTimeout(() => fail(new Error(`transport command ${cmd} wrote nothing within ${o.timeoutMs} ms (timed out)`)), o.timeoutMs);
+    o.signal.addEventListener('abort', onAbort, { once: true });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       stderrTail = (stderrTail + d).slice(-2000);
       o.logger.debug({ transport: cmd, stderr: d.trim() }, 'transport command stderr');
     });
-    child.once('error', (err) => reject(new Error(`cannot run transport command ${cmd}: ${err.message}`)));
-    child.once('spawn', () => resolve(new CommandStream(child)));
-    child.once('exit', (code) => {
+    child.once('error', (err) => fail(new Error(`cannot run transport command ${cmd}: ${err.message}`)));
+    child.once('spawn', () => {
+      stream = new CommandStream(child, () => stderrTail);
+      child.stdout!.once('data', () => {
+        if (settled) return;
+        cleanup();
+        resolve(stream!);
+      });
+    });
+    child.once('exit', (code, signal) => {
       if (code !== 0) o.logger.debug({ transport: cmd, code, stderr: stderrTail.trim() }, 'transport command exited');
+      if (settled) return;
+      const said = () => {
+        const why = lastLine(stderrTail);
+        fail(new TransportExitedError(`transport command ${cmd} exited (${signal ?? `code ${code}`}) before sshd answered${why ? `: ${why}` : ''}`));
+      };
+      // Its stderr may still be in flight: wait for it to close, briefly.
+      if (child.stderr!.readableEnded || child.stderr!.destroyed) return said();
+      const t = setTimeout(said, 200);
+      child.stderr!.once('close', () => { clearTimeout(t); said(); });
     });
   });
 }
