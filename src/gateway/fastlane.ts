@@ -46,6 +46,9 @@ type State =
 
 interface Upstream { sock: Duplex; instance: number }
 
+/** How much of a response may wait for a slow client before the channel is paused. */
+const CLIENT_BUFFER_BYTES = 256 * 1024;
+
 const REFUSAL: Record<400 | 408 | 431, Buffer> = {
   400: Buffer.from('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n'),
   408: Buffer.from('HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n'),
@@ -207,7 +210,10 @@ class FastConnection {
       this.close();
       return;
     }
-    if (!this.socket.write(n === chunk.length ? chunk : chunk.subarray(0, n)) && !this.draining) {
+    // Node's 16 KiB high-water mark would pause the channel after nearly every 32 KiB SSH
+    // packet; a deeper buffer (ssh -L's is larger still) keeps bulk flowing.
+    const full = !this.socket.write(n === chunk.length ? chunk : chunk.subarray(0, n)) && this.socket.writableLength >= CLIENT_BUFFER_BYTES;
+    if (full && !this.draining) {
       // One wait at a time: chunks already read still arrive after pause().
       this.draining = true;
       up.sock.pause();
