@@ -41,8 +41,8 @@ export interface GatewayOptions {
   /** gateway.allowedOrigins: browser origins not refused. Default none. */
   allowedOrigins?: readonly string[];
   /**
-   * The fast lane for plain pass-through GETs and HEADs (fastlane.ts). Default: off,
-   * unless the environment says WARREN_GATEWAY_FASTLANE=1 (docs/benchmarks.md has the A/B).
+   * The fast lane for plain pass-through GETs and HEADs (fastlane.ts). Default: on,
+   * unless the environment says WARREN_GATEWAY_FASTLANE=0 (docs/benchmarks.md has the A/B).
    */
   fastLane?: boolean;
 }
@@ -116,10 +116,12 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
   server.once('listening', () => { policy = guardPolicy(listeningAt(server), o.allowedOrigins); });
   // Node's own 'connection' listener starts its HTTP parser on the socket; the fast
   // lane reads the first head before it, and hands it the connection when it must.
+  // Calling that listener is what emitting 'connection' does, which Node documents for
+  // handing an HTTP server a socket; the bytes already read are unshifted back first.
   const nodeListeners = server.listeners('connection') as Array<(s: Socket) => void>;
   server.removeAllListeners('connection');
   const toNode = (s: Socket) => { for (const l of nodeListeners) l.call(server, s); };
-  const lane = (o.fastLane ?? process.env.WARREN_GATEWAY_FASTLANE === '1')
+  const lane = (o.fastLane ?? process.env.WARREN_GATEWAY_FASTLANE !== '0')
     ? new FastLane({
       token: o.token, policy: () => policy, broker, shutdown: shutdown.signal, handOver: toNode, logger: log,
       headersTimeoutMs: HEADERS_TIMEOUT_MS, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
