@@ -1,9 +1,11 @@
 // The gateway's fast lane (src/gateway/fastlane.ts) through a real `warren daemon`
 // and real opencode: keep-alive connections mixing fast-lane and long-way requests,
 // pipelining, HEAD, malformed heads refused, a client that leaves mid-response
-// releasing its channel, and the link dropping under a kept connection. A response
+// releasing its channel, a client that stops reading holding the channel back, and
+// the link dropping under a kept connection. A response
 // that came the fast lane carries opencode's own head; one that came through Node's
 // HTTP server carries Node's `keep-alive: timeout=30`.
+import net from 'node:net';
 import t from 'tap';
 import { createWorkspace, waitFor } from '../container/testbed/index.js';
 import { startDaemon } from './helpers/daemon.js';
@@ -17,9 +19,9 @@ const auth = { host, authorization: `Bearer ${d.token}` };
 const P = `/v1/workspaces/${ws.name}/opencode`;
 const viaNode = (r: RawResponse) => /^keep-alive: timeout=/im.test(r.head);
 
-async function tunnel(): Promise<{ state: string; openChannels: number }> {
+async function tunnel(): Promise<{ state: string; openChannels: number; bytesIn: number }> {
   const r = await fetch(`${d.base}/v1/workspaces`, { headers: d.headers() });
-  return ((await r.json()) as { workspaces: Array<{ tunnel: { state: string; openChannels: number } }> }).workspaces[0]!.tunnel;
+  return ((await r.json()) as { workspaces: Array<{ tunnel: { state: string; openChannels: number; bytesIn: number } }> }).workspaces[0]!.tunnel;
 }
 
 // The first request starts the server: the long way (it waits); the fast lane takes the rest.
@@ -144,6 +146,47 @@ t.test('a client that leaves mid-response releases the upstream channel', async 
   for (const c of conns) c.close();
   await waitFor('every channel of those connections to be closed', async () => (await tunnel()).openChannels <= before, { timeoutMs: 10_000 });
   t.pass(`open channels back to ${before} or fewer`);
+});
+
+t.test('a client that stops reading a 64 MiB response holds back the channel, then gets every byte', async (t) => {
+  const size = 64 * 1024 * 1024;
+  const mk = await ws.runAsUser(['sh', '-c', 'head -c "$1" /dev/zero | tr "\\0" a > "$HOME/big.txt"', 'mk', String(size)]);
+  t.equal(mk.code, 0, mk.stderr);
+  const before = (await tunnel()).bytesIn;
+  const u = new URL(d.base);
+  // No 'data' listener: the socket reads nothing until one is added.
+  const sock = net.connect({ host: u.hostname, port: Number(u.port) });
+  t.teardown(() => { sock.destroy(); });
+  await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+  sock.write(get(`${P}/file/content?path=big.txt`, auth));
+  // What came through the tunnel while the client read nothing: it must level off.
+  let last = -1;
+  let same = 0;
+  await waitFor('the bytes through the tunnel to level off', async () => {
+    const now = (await tunnel()).bytesIn - before;
+    same = now === last && now > 0 ? same + 1 : 0;
+    last = now;
+    return same >= 4;
+  }, { timeoutMs: 60_000, intervalMs: 250 });
+  t.ok(last < size / 2, `held back at ${(last / 2 ** 20).toFixed(1)} MiB of a ${size / 2 ** 20} MiB answer while the client read nothing`);
+  const chunks: Buffer[] = [];
+  sock.on('data', (c: Buffer) => chunks.push(c));
+  await waitFor('the whole response', () => {
+    const all = Buffer.concat(chunks);
+    const h = all.indexOf('\r\n\r\n');
+    const m = /content-length: (\d+)/i.exec(all.toString('latin1', 0, Math.max(0, h)));
+    return h > 0 && m !== null && all.length - h - 4 >= Number(m[1]);
+  }, { timeoutMs: 60_000, intervalMs: 100 });
+  const all = Buffer.concat(chunks);
+  const h = all.indexOf('\r\n\r\n');
+  const head = all.toString('latin1', 0, h);
+  t.match(head, /^HTTP\/1\.1 200 /, 'a 200');
+  t.notOk(/^keep-alive: timeout=/im.test(head), 'the fast lane');
+  const body = JSON.parse(all.toString('utf8', h + 4)) as { content: string };
+  t.equal(body.content.length, size, 'every byte of the file');
+  t.ok(/^a+$/.test(body.content), 'and nothing else');
+  sock.destroy();
+  await ws.runAsUser(['rm', '-f', `${ws.home}/big.txt`]);
 });
 
 t.test('the link drops under a kept connection: the same 503 as the long way, then it heals', async (t) => {
