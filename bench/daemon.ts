@@ -33,10 +33,12 @@ export function installFakeOpencode(ws: Workspace): string {
 }
 
 /**
+ * `env`: more environment for the daemon (WARREN_GATEWAY_FASTLANE for the A/B);
+ * `opencodePort`: the server's port, for a second daemon beside the first.
  * `opencode: 'fake'` (the default) serves bench/fake-opencode.ts, the HTTP target the
  * link paths share; 'real' the workspace's own opencode, for messages.
  */
-export async function startDaemon(ws: Workspace, o: { opencode?: 'fake' | 'real' } = {}): Promise<BenchDaemon> {
+export async function startDaemon(ws: Workspace, o: { opencode?: 'fake' | 'real'; env?: NodeJS.ProcessEnv; opencodePort?: number } = {}): Promise<BenchDaemon> {
   const real = o.opencode === 'real';
   const command = real ? 'opencode' : installFakeOpencode(ws);
   const dir = fs.mkdtempSync(path.join(ws.dir, 'daemon-'));
@@ -46,7 +48,7 @@ export async function startDaemon(ws: Workspace, o: { opencode?: 'fake' | 'real'
     workspaces: {
       [ws.name]: {
         host: ws.host, port: ws.port, user: ws.user, privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint,
-        opencode: { port: OPENCODE_PORT, command },
+        opencode: { port: o.opencodePort ?? OPENCODE_PORT, command },
       },
     },
     gateway: { listen: `127.0.0.1:${port}`, token },
@@ -58,7 +60,7 @@ export async function startDaemon(ws: Workspace, o: { opencode?: 'fake' | 'real'
     // BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/p" profiles the daemon.
     const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? '').split(' ').filter(Boolean);
     child = spawn(process.execPath, [...nodeArgs, WARREN, 'daemon', '--config', path.join(dir, 'config.json'), '--socket', path.join(dir, 'control.sock')],
-      { stdio: ['ignore', log, log] });
+      { stdio: ['ignore', log, log], env: { ...process.env, ...o.env } });
   } finally {
     fs.closeSync(log);
   }

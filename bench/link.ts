@@ -4,9 +4,11 @@
 //   direct   - the client inside the workspace's namespace (no SSH at all)
 //   ssh -L   - OpenSSH `ssh -N -L`, the client on the host
 //   warren   - warren's link dispatcher in the client's process (the library)
-//   gateway  - a `warren daemon` process; the client calls its pass-through
+//   gateway  - a `warren daemon` process, its fast lane off; the client calls its pass-through
 //              /v1/workspaces/:ws/opencode/*, whose "opencode" is the target
 //              (bench/fake-opencode.ts), started by warren as it starts opencode
+//   fast lane - the same daemon with its fast lane on (src/gateway/fastlane.ts), beside
+//              the other on a fake opencode of its own (port 4097), for the A/B
 //   nginx    - what an operator would build instead: nginx checking the same
 //              bearer token on the same URL, proxying to the ssh -L (bench/nginx.ts)
 //   warren -L - the library's link and local forward in a process of their own
@@ -33,7 +35,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const LOAD_CLI = path.join(here, 'load-cli.js');
 const FORWARD_MAIN = path.join(here, 'forward-main.js');
 const CIPHER = 'aes128-gcm@openssh.com';
-export const PATHS = ['direct', 'ssh -L', 'warren', 'gateway', 'nginx', 'warren -L'] as const;
+export const PATHS = ['direct', 'ssh -L', 'warren', 'gateway', 'fast lane', 'nginx', 'warren -L'] as const;
+/** The fast lane's daemon's fake opencode: a port of its own, so the two daemons never share a server. */
+const FAST_OPENCODE_PORT = OPENCODE_PORT + 1;
 type PathName = typeof PATHS[number];
 
 export interface LinkBenchOptions { rounds: number; durationMs: number; bulkBytes: number; sseEvents: number }
@@ -109,12 +113,16 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
   let link: Link | undefined;
   let sshChild: ChildProcess | undefined;
   let daemon: BenchDaemon | undefined;
+  let fastDaemon: BenchDaemon | undefined;
   let nginx: BenchNginx | undefined;
   let forwardChild: ChildProcess | undefined;
   const dispatchers: Dispatcher[] = [];
   try {
-    daemon = await startDaemon(ws);
-    const targetPid = Number(fs.readFileSync(path.join(ws.home, '.local', 'state', 'warren', `opencode-${OPENCODE_PORT}.pid`), 'utf8'));
+    daemon = await startDaemon(ws, { env: { WARREN_GATEWAY_FASTLANE: '0' } });
+    fastDaemon = await startDaemon(ws, { env: { WARREN_GATEWAY_FASTLANE: '1' }, opencodePort: FAST_OPENCODE_PORT });
+    const pidOf = (port: number) => Number(fs.readFileSync(path.join(ws.home, '.local', 'state', 'warren', `opencode-${port}.pid`), 'utf8'));
+    const targetPid = pidOf(OPENCODE_PORT);
+    const fastTargetPid = pidOf(FAST_OPENCODE_PORT);
     link = new Link({ name: ws.name, user: ws.user, transport: { kind: 'tcp', host: ws.host, port: ws.port },
       privateKeyPath: ws.privateKeyPath, hostKeyFingerprints: [ws.hostKeyFingerprint] });
     link.start();
@@ -124,9 +132,10 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
     const warrenD = createLinkDispatcher(link);
     const sshD = new Agent({ keepAliveTimeout: 30_000 });
     const gatewayD = new Agent({ keepAliveTimeout: 30_000 });
+    const fastD = new Agent({ keepAliveTimeout: 30_000 });
     const nginxD = new Agent({ keepAliveTimeout: 30_000 });
     const forwardD = new Agent({ keepAliveTimeout: 30_000 });
-    dispatchers.push(warrenD, sshD, gatewayD, nginxD, forwardD);
+    dispatchers.push(warrenD, sshD, gatewayD, fastD, nginxD, forwardD);
     const forward = await warrenL(ws, OPENCODE_PORT);
     forwardChild = forward.child;
     nginx = await startNginx({ upstreamPort: fwd.port, workspace: ws.name, token: daemon.headers.authorization!.replace(/^Bearer /, '') });
@@ -135,14 +144,15 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
       'ssh -L': { base: `http://127.0.0.1:${fwd.port}`, client: { dispatcher: sshD }, forwarders: [fwd.child.pid!] },
       warren: { base: `http://127.0.0.1:${OPENCODE_PORT}`, client: { dispatcher: warrenD }, forwarders: [] },
       gateway: { base: daemon.passThrough, client: { dispatcher: gatewayD, headers: daemon.headers }, forwarders: [daemon.pid] },
+      'fast lane': { base: fastDaemon.passThrough, client: { dispatcher: fastD, headers: fastDaemon.headers }, forwarders: [fastDaemon.pid] },
       nginx: { base: nginx.passThrough, client: { dispatcher: nginxD, headers: nginx.headers }, forwarders: [nginx.workerPid, fwd.child.pid!] },
       'warren -L': { base: `http://127.0.0.1:${forward.port}`, client: { dispatcher: forwardD }, forwarders: [forward.child.pid!] },
     };
     const directBase = `http://127.0.0.1:${OPENCODE_PORT}`;
-    const samples: Record<PathName, Figures[]> = { direct: [], 'ssh -L': [], warren: [], gateway: [], nginx: [], 'warren -L': [] };
+    const samples: Record<PathName, Figures[]> = { direct: [], 'ssh -L': [], warren: [], gateway: [], 'fast lane': [], nginx: [], 'warren -L': [] };
     const measure = async (p: PathName): Promise<Figures> => {
       const h = p === 'direct' ? undefined : viaHost[p];
-      const load = async (c: number) => withCpu([h?.forwarders ?? [], [targetPid]], async () => (h
+      const load = async (c: number) => withCpu([h?.forwarders ?? [], [p === 'fast lane' ? fastTargetPid : targetPid]], async () => (h
         ? runLoad(`${h.base}/small`, { ...h.client, concurrency: c, durationMs: o.durationMs })
         : direct(ws, ['load', `${directBase}/small`, String(c), String(o.durationMs)]) as Promise<LoadResult>));
       const c1 = (await load(1)).value;
@@ -171,6 +181,8 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
       (Object.keys(xs[0]!) as Array<keyof Figures>).map((k) => [k, median(xs.map((f) => f[k]))]),
     ) as unknown as Figures;
     const snap = link.snapshot();
+    // BENCH_LINK_SAMPLES=FILE keeps every round's figures, for ranges of derived numbers (CPU per request).
+    if (process.env.BENCH_LINK_SAMPLES) fs.writeFileSync(process.env.BENCH_LINK_SAMPLES, JSON.stringify(samples));
     return {
       figures: Object.fromEntries(PATHS.map((p) => [p, fold(samples[p])])) as Record<PathName, Figures>, samples,
       nativeCrypto: snap.nativeCrypto, cipher: snap.cipher, rounds: o.rounds, sseEvents: o.sseEvents, bulkBytes: o.bulkBytes,
@@ -181,6 +193,7 @@ export async function benchLink(o: LinkBenchOptions): Promise<LinkBenchResult> {
     sshChild?.kill('SIGTERM');
     forwardChild?.kill('SIGTERM');
     await daemon?.close();
+    await fastDaemon?.close();
     await link?.close();
     await ws.close();
   }
@@ -245,6 +258,19 @@ export function linkRows(r: LinkBenchResult): Row[] {
     compareRow(r, 'small GET p50 c=1, warren gateway', 'gateway', 'nginx', 'p50c1', ms3, 'ratio', { text: '<= 1.0x', pass: (c) => c <= 1.0, limit: nginxNote }),
     compareRow(r, 'small GET req/s c=32, warren gateway', 'gateway', 'nginx', 'rpsc32', count, 'ratio', { text: '>= 1.0x', pass: (c) => c >= 1.0, limit: nginxNote }),
   );
+  // The fast lane's A/B: the same daemon with it on, against it off, ssh -L and nginx.
+  const fl = r.figures['fast lane'];
+  const flNote = `per request at c=32 the daemon with its fast lane spent ${usPer(fl.cpuForwarder32, fl.rpsc32)} of CPU, without it ${usPer(g.cpuForwarder32, g.rpsc32)}; ssh ${usPer(s.cpuForwarder32, s.rpsc32)}; nginx and ssh ${usPer(n.cpuForwarder32, n.rpsc32)}; warren -L ${usPer(f.cpuForwarder32, f.rpsc32)}`;
+  rows.push(
+    compareRow(r, 'small GET p50 c=1, gateway fast lane', 'fast lane', 'gateway', 'p50c1', ms3, 'ratio'),
+    compareRow(r, 'small GET req/s c=32, gateway fast lane', 'fast lane', 'gateway', 'rpsc32', count, 'ratio', { text: '>= 1.2x', pass: (c) => c >= 1.2, limit: flNote }),
+    compareRow(r, 'small GET p50 c=1, gateway fast lane', 'fast lane', 'ssh -L', 'p50c1', ms3, 'ratio', { text: '<= 1.2x', pass: (c) => c <= 1.2 }),
+    compareRow(r, 'small GET req/s c=32, gateway fast lane', 'fast lane', 'ssh -L', 'rpsc32', count, 'ratio', { text: '>= 1.0x', pass: (c) => c >= 1.0, limit: flNote }),
+    compareRow(r, 'small GET p50 c=1, gateway fast lane', 'fast lane', 'nginx', 'p50c1', ms3, 'ratio', { text: '<= 1.0x', pass: (c) => c <= 1.0 }),
+    compareRow(r, 'small GET req/s c=32, gateway fast lane', 'fast lane', 'nginx', 'rpsc32', count, 'ratio', { text: '>= 1.0x', pass: (c) => c >= 1.0, limit: flNote }),
+    compareRow(r, 'bulk MB/s, gateway fast lane', 'fast lane', 'gateway', 'bulk', count, 'ratio'),
+    compareRow(r, 'SSE events/s, gateway fast lane', 'fast lane', 'gateway', 'sse', count, 'ratio'),
+  );
   const w = r.figures.warren;
   rows.push(
     compareRow(r, 'bulk MB/s, warren dispatcher', 'warren', 'ssh -L', 'bulk', count, 'ratio', { text: '>= 1.0x', pass: (c) => c >= 1.0,
@@ -272,7 +298,7 @@ export function formatLinkBench(r: LinkBenchResult): string {
     line(head), ...cells.map(line), '',
     `ssh2 native crypto: ${r.nativeCrypto ? 'loaded' : 'not loaded'}; cipher negotiated by warren: ${r.cipher ?? '?'} (ssh -L forced to ${CIPHER});`
       + ` bulk ${r.bulkBytes / 2 ** 20} MiB, SSE ${r.sseEvents} events per stream; medians of ${r.rounds} interleaved rounds (order reversed every other round);`
-      + ' "fwd" is the forwarding process: ssh for ssh -L, the daemon for gateway, nginx\'s worker and ssh together for nginx, bench/forward-main for warren -L, none for warren (in the client\'s process)',
+      + ' "fwd" is the forwarding process: ssh for ssh -L, the daemon for gateway and fast lane, nginx\'s worker and ssh together for nginx, bench/forward-main for warren -L, none for warren (in the client\'s process)',
   ].join('\n');
 }
 

@@ -8,6 +8,7 @@ import type { Semaphore } from '../ssh/semaphore.js';
 import type { Transport } from '../ssh/transport.js';
 import { JumpPool, type JumpLease } from './jump-pool.js';
 import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import { ChatTimeoutError, InvalidDirectoryError, LinkDownError, SessionBusyError, SessionNotFoundError } from '../errors.js';
 import { acrossDrops, RECONNECT_WAIT_MS, type DropBudget } from '../opencode/across-drops.js';
 import { callServer } from '../opencode/api.js';
@@ -260,6 +261,26 @@ export class WorkspaceRuntime {
   async whenReady(deadline: number): Promise<void> {
     if (this.link.state !== 'up') await this.link.waitForUp(Math.max(1, deadline - Date.now()));
     await this.server.ensureRunning();
+  }
+
+  /**
+   * Whether a pass-through request may go straight to the server without waiting:
+   * the link up, the server running, and the session (if any) known to this server
+   * (knowSession). The gateway's fast lane takes only these; others take the long way.
+   */
+  readyNow(sessionID: string | null): boolean {
+    if (this.link.state !== 'up' || !this.server.runningNow()) return false;
+    return sessionID === null || (this.known.instance === this.server.instance && this.known.ids.has(sessionID));
+  }
+
+  /** A byte stream to the server's port (a channel): the fast lane's upstream connection. */
+  openServerSocket(): Promise<Duplex> {
+    return this.link.openSocket('127.0.0.1', this.config.opencode.port);
+  }
+
+  /** The server's own Authorization header and which server it is for. */
+  serverCredentials(): { authorization: string; instance: number; host: string } {
+    return { authorization: this.server.authorization(), instance: this.server.instance, host: `127.0.0.1:${this.config.opencode.port}` };
   }
 
   /** Marks use of the server until the returned release is called: no idle stop under it. */

@@ -22,13 +22,13 @@ import { drained, forwardHeaders, responseHeaders } from './upstream.js';
 
 const MAX_BODY = 32 * 1024 * 1024;
 /** Routes of one session, in opencode's API and its newer /api surface. */
-const SESSION_ROUTE = /^\/(?:api\/)?session\/([^/?]+)/;
+export const SESSION_ROUTE = /^\/(?:api\/)?session\/([^/?]+)/;
 /** The synchronous prompts: their response is the end of the answer for the client. */
 const SYNC_PROMPT = /^\/session\/([^/?]+)\/(?:message|command)(?:\?|$)/;
 /** Everything that makes the session produce events. */
 const PROMPT = /^\/session\/[^/?]+\/(?:message|command|shell|prompt_async)(?:\?|$)/;
 /** opencode's event streams, held across drops (held-stream.ts). */
-const EVENTS = /^\/(?:global\/)?event(?:\?|$)/;
+export const EVENTS = /^\/(?:global\/)?event(?:\?|$)/;
 
 /** The path inside opencode, refusing anything that tries to climb out of it. */
 export function proxiedPath(rest: string, search: string): string {
@@ -42,6 +42,17 @@ export function proxiedPath(rest: string, search: string): string {
     throw badRequest('the path may not contain "." or ".." segments');
   }
   return `/${rest.replace(/^\/+/, '')}${search}`;
+}
+
+/** Whether the raw path, decoded, has a "." or ".." segment (or does not decode). */
+export function hasDotSegment(rawPath: string): boolean {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rawPath);
+  } catch {
+    return true;
+  }
+  return decoded.split(/[/\\]/).some((seg) => seg === '.' || seg === '..');
 }
 
 function tooLarge(): WarrenError {

@@ -23,11 +23,16 @@ import { ListenError, ShuttingDownError, WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { tokenMatches } from './auth.js';
 import { browserRefusal, guardPolicy, type GuardPolicy, type Listening } from './browser-guard.js';
+import { FastLane } from './fastlane.js';
 import { isLingering, LINGER } from './linger.js';
 import { PromptOrder } from './prompt-order.js';
 import { ROUTES, route } from './routes.js';
 import { listenPrivate, prepareSocketPath } from '../broker/socket-file.js';
 import { badRequest, sendError, sendJson } from './respond.js';
+import { hasDotSegment } from './proxy.js';
+
+const HEADERS_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 
 export interface GatewayOptions {
   listen: string;
@@ -35,6 +40,11 @@ export interface GatewayOptions {
   logger: Logger;
   /** gateway.allowedOrigins: browser origins not refused. Default none. */
   allowedOrigins?: readonly string[];
+  /**
+   * The fast lane for plain pass-through GETs and HEADs (fastlane.ts). Default: on,
+   * unless the environment says WARREN_GATEWAY_FASTLANE=0 (docs/benchmarks.md has the A/B).
+   */
+  fastLane?: boolean;
 }
 
 export interface Gateway {
@@ -96,7 +106,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
 
   // Slow or endless request headers must not hold a connection (slowloris): Node
   // checks these every connectionsCheckingInterval, 30 s unless set.
-  const server: Server = createServer({ headersTimeout: 10_000, requestTimeout: 60_000, connectionsCheckingInterval: 1000, keepAliveTimeout: 30_000 }, (req, res) => {
+  const server: Server = createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 60_000, connectionsCheckingInterval: 1000, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (!(err instanceof WarrenError)) log.error({ err }, 'gateway request failed');
       else log.debug({ code: err.code, path: req.url }, 'gateway request refused');
@@ -104,9 +114,24 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     });
   });
   server.once('listening', () => { policy = guardPolicy(listeningAt(server), o.allowedOrigins); });
+  // Node's own 'connection' listener starts its HTTP parser on the socket; the fast
+  // lane reads the first head before it, and hands it the connection when it must.
+  // Calling that listener is what emitting 'connection' does, which Node documents for
+  // handing an HTTP server a socket; the bytes already read are unshifted back first.
+  const nodeListeners = server.listeners('connection') as Array<(s: Socket) => void>;
+  server.removeAllListeners('connection');
+  const toNode = (s: Socket) => { for (const l of nodeListeners) l.call(server, s); };
+  const lane = (o.fastLane ?? process.env.WARREN_GATEWAY_FASTLANE !== '0')
+    ? new FastLane({
+      token: o.token, policy: () => policy, broker, shutdown: shutdown.signal, handOver: toNode, logger: log,
+      headersTimeoutMs: HEADERS_TIMEOUT_MS, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+    })
+    : null;
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
+    if (lane) lane.accept(s);
+    else toNode(s);
   });
 
   const address = await listen(server, o.listen);
@@ -115,6 +140,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
     address,
     close: async ({ graceMs = 5000 } = {}) => {
       shutdown.abort();
+      lane?.shutdown();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => { for (const s of sockets) s.destroy(); }, graceMs);
@@ -126,16 +152,6 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
       if (o.listen.startsWith('/')) fs.rmSync(o.listen, { force: true });
     },
   };
-}
-
-function hasDotSegment(rawPath: string): boolean {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(rawPath);
-  } catch {
-    return true;
-  }
-  return decoded.split(/[/\\]/).some((seg) => seg === '.' || seg === '..');
 }
 
 function listeningAt(server: Server): Listening {

@@ -118,6 +118,13 @@ export class OpencodeServer extends EventEmitter {
     return opencodeAuthorization(this.password ?? '');
   }
 
+  /** Whether ensureRunning() would resolve at once: running, no stop under way, not closed. Marks use like it. */
+  runningNow(): boolean {
+    if (this.closed || this.stopping || this.phase.name !== 'running') return false;
+    this.touch();
+    return true;
+  }
+
   /** Resolves when the server answers; starts or adopts it first if needed. Single-flight. */
   ensureRunning(): Promise<void> {
     if (this.closed) return Promise.reject(new WorkspaceClosedError(this.o.workspace));
