@@ -1,7 +1,15 @@
 // The fast lane's parsers on their own: every request head the strict parser must
 // refuse (request smuggling's usual shapes among them), what it takes, and where a
-// response ends for each way HTTP/1.1 frames one.
+// response ends for each way HTTP/1.1 frames one. And the fast lane itself before an
+// opencode that never answers (a stand-in workspace; gateway-fastlane.test.ts has the
+// real one): a deadline, not a hang.
+import net from 'node:net';
+import { Duplex } from 'node:stream';
 import t from 'tap';
+import type { Broker } from '../src/broker/broker.js';
+import { guardPolicy } from '../src/gateway/browser-guard.js';
+import { FastLane } from '../src/gateway/fastlane.js';
+import { createLogger } from '../src/log.js';
 import { MAX_HEAD_BYTES, parseRequestHead } from '../src/gateway/head-parser.js';
 import { ResponseFramer } from '../src/gateway/response-framer.js';
 
@@ -133,4 +141,51 @@ t.test('responses that are not HTTP/1.1 framing throw', async (t) => {
   ]) {
     t.throws(() => new ResponseFramer(false).feed(Buffer.from(text, 'latin1')), { name: 'FramingError' }, JSON.stringify(text.slice(0, 40)));
   }
+});
+
+t.test('opencode sends no response head: the client gets the long way\'s 502 SERVER_HTTP in time, and the channel and lease are let go', async (t) => {
+  // What opencode is sent is kept; nothing ever comes back.
+  let sent = '';
+  const upstream = new Duplex({ read() {}, write(chunk: Buffer, _enc, done) { sent += chunk.toString('latin1'); done(); } });
+  let held = 0;
+  const rt = {
+    name: 'silent',
+    readyNow: () => true,
+    openServerSocket: async () => upstream,
+    serverCredentials: () => ({ authorization: 'Basic b3BlbmNvZGU6cHc=', instance: 1, host: '127.0.0.1:4096' }),
+    hold: () => { held++; return () => { held--; }; },
+  };
+  const broker = { has: (n: string) => n === 'silent', workspace: () => rt } as unknown as Broker;
+  const shutdown = new AbortController();
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  const handed: net.Socket[] = [];
+  const lane = new FastLane({
+    token: 'tok', policy: () => guardPolicy({ kind: 'tcp', address: '127.0.0.1', port }), broker, shutdown: shutdown.signal,
+    handOver: (s) => { handed.push(s); s.destroy(); }, logger: createLogger({ level: 'silent' }),
+    headersTimeoutMs: 10_000, keepAliveTimeoutMs: 30_000, responseHeadersTimeoutMs: 300,
+  });
+  server.on('connection', (s) => lane.accept(s));
+  t.teardown(() => { shutdown.abort(); lane.shutdown(); server.close(); });
+  const c = net.connect({ host: '127.0.0.1', port });
+  t.teardown(() => { c.destroy(); });
+  let answer = '';
+  c.on('data', (d: Buffer) => { answer += d.toString('latin1'); });
+  const closed = new Promise<void>((resolve) => c.on('close', () => resolve()));
+  await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+  const started = Date.now();
+  c.write(`GET /v1/workspaces/silent/opencode/session HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\nauthorization: Bearer tok\r\n\r\n`);
+  await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 10 s')), 10_000))]);
+  const took = Date.now() - started;
+  t.match(sent, /^GET \/session HTTP\/1\.1\r\nhost: 127\.0\.0\.1:4096\r\nauthorization: Basic /, 'the request went the fast lane, with the server\'s own credentials');
+  t.equal(handed.length, 0, 'not handed to Node');
+  t.ok(took >= 250 && took < 5000, `answered after the response-head deadline (${took} ms)`);
+  const [head, body] = answer.split('\r\n\r\n');
+  t.match(head, /^HTTP\/1\.1 502 Bad Gateway\r\n/, '502');
+  t.match(head, /\r\nconnection: close/i, 'and the connection closes');
+  t.match(head, new RegExp(`content-length: ${Buffer.byteLength(body ?? '')}`, 'i'), 'a whole body');
+  t.same(JSON.parse(body ?? ''), { error: { code: 'WARREN_ERR_SERVER_HTTP', message: 'opencode in workspace silent answered GET /session with 504: no response headers within 0.3 s' } }, 'the long way\'s error, word for word');
+  t.ok(upstream.destroyed, 'the upstream channel is closed');
+  t.equal(held, 0, 'the server\'s lease is released (it may stop when idle)');
 });

@@ -13,16 +13,20 @@
 //   head --malformed--> closed (400 or 431, as Node answers)
 //   head --fast lane--> opening --channel--> flight --response ended--> head
 //   flight --client left / upstream broke mid-response--> closed
+//   flight --no response head within responseHeadersTimeoutMs--> closed (502 SERVER_HTTP, as the long way)
 // One request at a time: pipelined requests wait in `pending` until the response
 // before them has ended.
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Broker } from '../broker/broker.js';
+import { ServerHttpError, type WarrenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { GuardPolicy } from './browser-guard.js';
 import { fastLaneOf, upstreamHead, type FastRequest } from './fastlane-route.js';
 import { MAX_HEAD_BYTES, parseRequestHead } from './head-parser.js';
 import { ResponseFramer } from './response-framer.js';
+import { statusFor } from './respond.js';
 
 export interface FastLaneOptions {
   token: string;
@@ -35,6 +39,8 @@ export interface FastLaneOptions {
   /** As Node's headersTimeout and keepAliveTimeout. */
   headersTimeoutMs: number;
   keepAliveTimeoutMs: number;
+  /** How long opencode may take to send a response's head (the long way's, forward.ts). */
+  responseHeadersTimeoutMs: number;
 }
 
 type State =
@@ -80,7 +86,7 @@ class FastConnection {
   private closing = false;
   private draining = false;
   private timer: NodeJS.Timeout | null = null;
-  private timerKind: 'head' | 'idle' | null = null;
+  private timerKind: 'head' | 'idle' | 'response' | null = null;
 
   constructor(private readonly socket: Socket, private readonly o: FastLaneOptions, private readonly gone: () => void) {
     socket.on('data', this.onData);
@@ -115,16 +121,23 @@ class FastConnection {
   private readonly onError = (): void => { this.close(); };
   private readonly onClose = (): void => { this.close(); };
 
-  /** Timers as Node's: a head must come whole within headersTimeout; an idle connection goes after keepAliveTimeout. */
-  private arm(kind: 'head' | 'idle'): void {
+  /**
+   * Timers as Node's: a head must come whole within headersTimeout; an idle connection
+   * goes after keepAliveTimeout. And as the long way's: opencode's response head must
+   * come within responseHeadersTimeoutMs, or the client is told, never left hanging.
+   */
+  private arm(kind: 'head' | 'idle' | 'response'): void {
     if (this.timerKind === kind) return;
     this.disarm();
     this.timerKind = kind;
+    const ms = kind === 'head' ? this.o.headersTimeoutMs : kind === 'idle' ? this.o.keepAliveTimeoutMs : this.o.responseHeadersTimeoutMs;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.timerKind = null;
       if (kind === 'head') this.refuse(408);
-      else this.close();
-    }, kind === 'head' ? this.o.headersTimeoutMs : this.o.keepAliveTimeoutMs);
+      else if (kind === 'idle') this.close();
+      else this.noResponseHead();
+    }, ms);
   }
 
   private disarm(): void {
@@ -183,6 +196,7 @@ class FastConnection {
     }
     const framer = new ResponseFramer(f.method === 'HEAD');
     this.setState({ name: 'flight', raw, f, framer, release: f.rt.hold() });
+    this.arm('response');
     up.sock.write(upstreamHead(f, cred));
   }
 
@@ -222,6 +236,7 @@ class FastConnection {
         up.sock.resume();
       });
     }
+    if (this.timerKind === 'response' && s.framer.status !== 0) this.disarm();
     if (n < chunk.length) this.dropUpstream();
     if (s.framer.done) this.finish(s);
   }
@@ -273,6 +288,19 @@ class FastConnection {
     this.socket.resume();
   }
 
+  /** opencode sent no response head in time: the long way's 502, and the connection closes. */
+  private noResponseHead(): void {
+    const s = this.state;
+    if (s.name !== 'flight') return;
+    const err = new ServerHttpError(s.f.rt.name, `${s.f.method} ${s.f.target}`, 504, `no response headers within ${this.o.responseHeadersTimeoutMs / 1000} s`);
+    this.o.logger.debug({ code: err.code, path: s.f.target }, 'fast lane: no response head in time');
+    s.release();
+    this.setState({ name: 'closed' });
+    this.dropUpstream();
+    this.cleanup();
+    this.socket.end(errorResponse(err), () => this.socket.destroy());
+  }
+
   private refuse(status: 400 | 408 | 431): void {
     if (this.state.name === 'handed' || this.state.name === 'closed') return;
     this.setState({ name: 'closed' });
@@ -310,4 +338,11 @@ class FastConnection {
     if (this.state.name === 'closed') this.socket.on('error', () => {});
     this.gone();
   }
+}
+
+/** A warren error as the long way's sendError writes it (respond.ts), closing the connection. */
+function errorResponse(err: WarrenError): Buffer {
+  const status = statusFor(err);
+  const body = JSON.stringify({ error: { code: err.code, message: err.message } });
+  return Buffer.from(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n${body}`);
 }

@@ -30,6 +30,7 @@ import { ROUTES, route } from './routes.js';
 import { listenPrivate, prepareSocketPath } from '../broker/socket-file.js';
 import { badRequest, sendError, sendJson } from './respond.js';
 import { hasDotSegment } from './proxy.js';
+import { RESPONSE_HEADERS_TIMEOUT_MS } from '../opencode/forward.js';
 
 const HEADERS_TIMEOUT_MS = 10_000;
 const KEEP_ALIVE_TIMEOUT_MS = 30_000;
@@ -124,7 +125,7 @@ export async function startGateway(broker: Broker, o: GatewayOptions): Promise<G
   const lane = (o.fastLane ?? process.env.WARREN_GATEWAY_FASTLANE !== '0')
     ? new FastLane({
       token: o.token, policy: () => policy, broker, shutdown: shutdown.signal, handOver: toNode, logger: log,
-      headersTimeoutMs: HEADERS_TIMEOUT_MS, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeoutMs: HEADERS_TIMEOUT_MS, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS, responseHeadersTimeoutMs: RESPONSE_HEADERS_TIMEOUT_MS,
     })
     : null;
   server.on('connection', (s: Socket) => {

@@ -19,18 +19,21 @@ export interface ForwardRequest {
   body?: Readable | Buffer;
 }
 
+/** How long opencode may take to send a pass-through response's head (both lanes of the gateway). */
+export const RESPONSE_HEADERS_TIMEOUT_MS = 60_000;
+
 export async function forward(server: OpencodeServer, o: ForwardRequest): Promise<Dispatcher.ResponseData> {
   const origin = originOf(server);
   try {
     return await request(`${server.baseUrl}${o.target}`, {
       method: o.method as 'GET', headers: { ...o.headers, authorization: server.authorization() }, signal: o.signal, dispatcher: server.dispatcher,
       ...(o.body ? { body: o.body } : {}),
-      headersTimeout: 60_000, bodyTimeout: 0,
+      headersTimeout: RESPONSE_HEADERS_TIMEOUT_MS, bodyTimeout: 0,
     });
   } catch (err) {
     // The caller left: nothing broke.
     if (o.signal.aborted) throw err;
-    if ((err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT') throw new ServerHttpError(server.workspace, `${o.method} ${o.target}`, 504, 'no response headers within 60 s');
+    if ((err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT') throw new ServerHttpError(server.workspace, `${o.method} ${o.target}`, 504, `no response headers within ${RESPONSE_HEADERS_TIMEOUT_MS / 1000} s`);
     throw await brokenCall(server, origin, err, `${o.method} ${o.target}`);
   }
 }
