@@ -18,6 +18,13 @@ const keep = process.argv.includes('--keep-dockerd');
 const started = Date.now();
 await step('packages', ensurePackages, (v) => (v.length ? `installed ${v.join(', ')}` : 'already installed'));
 const engine = await step('engine', ensureEngine, (e) => (e.startedPid === null ? 'already running' : `started dockerd pid ${e.startedPid}, log ${e.logPath}`));
+// Stopped from outside (CI's clean-up, Ctrl-C): the dockerd started here goes too.
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    process.stdout.write(`docker:prep stopped by ${sig}\n`);
+    void (keep ? Promise.resolve() : engine.stop()).finally(() => process.exit(sig === 'SIGTERM' ? 143 : 130));
+  });
+}
 try {
   await step('base image', ensureBaseImage, (v) => v);
   await step('workspace image', ensureImage, (v) => `${v.tag} ${v.built ? 'built' : 'already built'}`);
