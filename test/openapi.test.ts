@@ -55,7 +55,7 @@ t.test('the document is valid OpenAPI 3.1', async (t) => {
   }
   const statuses = new Set<unknown>();
   JSON.stringify(doc, (k, v: unknown) => { if (k === 'x-warren-status') statuses.add(v); return v; });
-  t.same([...statuses], ['planned'], 'x-warren-status is only ever "planned"');
+  t.ok([...statuses].every((s) => s === 'planned'), 'x-warren-status, where it is, is only ever "planned"');
 });
 
 t.test('GET /v1/openapi.json serves it, with the token like every /v1 route', async (t) => {

@@ -11,8 +11,9 @@ import { renderMetrics, escapeLabel } from '../src/broker/metrics.js';
 const NOW = Date.parse('2025-01-02T03:04:05.000Z');
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
 
-function ws(name: string, o: { tunnel?: Partial<WorkspaceStatus['tunnel']>; opencode?: Partial<WorkspaceStatus['opencode']>; target?: string } = {}): WorkspaceStatus {
+function ws(name: string, o: { tunnel?: Partial<WorkspaceStatus['tunnel']>; opencode?: Partial<WorkspaceStatus['opencode']>; target?: string; usage?: WorkspaceStatus['usage'] } = {}): WorkspaceStatus {
   return {
+    ...(o.usage ? { usage: o.usage } : {}),
     name, target: o.target ?? `workspace@10.0.0.2:22`,
     tunnel: {
       state: 'up', since: ago(3_600_000), uptimeMs: 2 * 3_600_000 + 5 * 60_000 + 7000, keepaliveRttMs: 1.234, openChannels: 3, channelsOpened: 120,
@@ -28,9 +29,13 @@ function ws(name: string, o: { tunnel?: Partial<WorkspaceStatus['tunnel']>; open
 }
 
 const SECRET = 'connection refused by 10.9.8.7 with password hunter2';
+/** Today's usage as the daemon read it a minute ago: 1500 tokens of all kinds. */
+const TODAY: WorkspaceStatus['usage'] = {
+  since: '2025-01-02T00:00:00.000Z', messages: 3, tokens: { input: 1000, output: 300, reasoning: 100, cacheRead: 80, cacheWrite: 20 }, cost: 0.0123, asOf: ago(60_000),
+};
 const status: BrokerStatus = {
   workspaces: [
-    ws('alpha'),
+    ws('alpha', { usage: TODAY }),
     ws('beta', {
       tunnel: { state: 'down', uptimeMs: null, keepaliveRttMs: null, lastError: SECRET, lastErrorCode: 'WARREN_ERR_CONNECT', lastErrorAt: ago(12_000) },
       opencode: { state: 'failed', version: null, idleMs: null, lastFailure: 'exited with 1' },
@@ -60,9 +65,9 @@ t.test('units a person reads at a glance', async (t) => {
 t.test('-o wide: every column in order, one row per workspace, footer', async (t) => {
   const out = formatStatusTable(status, { color: false, now: NOW, view: 'wide' });
   const [header, a, b, footer, ...rest] = lines(out);
-  t.same(cols(header!), ['WORKSPACE', 'TARGET', 'TUNNEL', 'UPTIME', 'RTT', 'CHANNELS', 'IN/OUT', 'RECONNECTS', 'OPENCODE', 'IDLE', 'LAST ERROR']);
-  t.same(cols(a!), ['alpha', 'workspace@10.0.0.2:22', 'up', '2h05m', '1.2ms', '3', '1.2 MiB/340 KiB', '2', 'running 1.18.33', '4m12s', '-']);
-  t.same(cols(b!), ['beta', 'workspace@10.0.0.2:22', 'down', '-', '-', '3', '1.2 MiB/340 KiB', '2', 'failed', '-', `12s ago: ${SECRET}`]);
+  t.same(cols(header!), ['WORKSPACE', 'TARGET', 'TUNNEL', 'UPTIME', 'RTT', 'CHANNELS', 'IN/OUT', 'RECONNECTS', 'OPENCODE', 'IDLE', 'TODAY', 'LAST ERROR']);
+  t.same(cols(a!), ['alpha', 'workspace@10.0.0.2:22', 'up', '2h05m', '1.2ms', '3', '1.2 MiB/340 KiB', '2', 'running 1.18.33', '4m12s', '1.5k $0.01', '-']);
+  t.same(cols(b!), ['beta', 'workspace@10.0.0.2:22', 'down', '-', '-', '3', '1.2 MiB/340 KiB', '2', 'failed', '-', '-', `12s ago: ${SECRET}`]);
   t.equal(footer, 'daemon pid 4321, warren 0.1.0, up 3d4h, gateway 127.0.0.1:7391');
   t.same(rest, []);
   t.notMatch(out, /\x1b/, 'no escape codes without colour');
@@ -125,9 +130,9 @@ t.test('control characters from the daemon never reach the terminal', async (t) 
 
 t.test('the default view: the columns an operator needs first, within the width, errors cut with a pointer', async (t) => {
   const out = lines(formatStatusTable(status, { color: false, now: NOW }));
-  t.same(cols(out[0]!), ['WORKSPACE', 'TUNNEL', 'RTT', 'OPENCODE', 'IDLE', 'LAST ERROR']);
-  t.same(cols(out[1]!), ['alpha', 'up', '1.2ms', 'running 1.18.33', '4m12s', '-']);
-  t.match(out[2]!, /^beta +down +- +failed +- +12s ago: connection refused\b.*…$/);
+  t.same(cols(out[0]!), ['WORKSPACE', 'TUNNEL', 'RTT', 'OPENCODE', 'IDLE', 'TODAY', 'LAST ERROR']);
+  t.same(cols(out[1]!), ['alpha', 'up', '1.2ms', 'running 1.18.33', '4m12s', '1.5k $0.01', '-'], "today's tokens and cost");
+  t.match(out[2]!, /^beta +down +- +failed +- +- +12s ago: conn.*…$/, 'a dash when nothing was read yet');
   t.equal(out[3], 'errors cut short: warren status <workspace> shows them whole');
   for (const l of out) t.ok(displayWidth(l) <= 80, `${displayWidth(l)} columns: ${l}`);
   t.equal(displayWidth(out[2]!), 80, 'the error uses the room there is');
@@ -140,6 +145,7 @@ t.test('the default view: the columns an operator needs first, within the width,
     t.match(n[1]!, /^工作区-[^ ]*… /, 'the name is cut by display width');
   }
   t.notMatch(lines(formatStatusTable(cjk, { color: false, now: NOW, width: 50 }))[0]!, /IDLE/);
+  t.notMatch(lines(formatStatusTable(cjk, { color: false, now: NOW, width: 50 }))[0]!, /TODAY/, 'TODAY goes last of all');
 });
 
 t.test('the detail view: every field, errors whole with their times, wrapped under their key', async (t) => {
@@ -162,6 +168,9 @@ t.test('the detail view: every field, errors whole with their times, wrapped und
   t.match(out, /^messages: +10 \(1 failed, 2 in flight, 1s on average\)$/m);
   t.match(out, /^recent errors \(newest first\):\n {2}2025-01-02T03:03:53\.000Z {2}tunnel WARREN_ERR_CONNECT: refused\\u001b\[2J again\n {2}2025-01-02T03:03:05\.000Z {2}opencode error: exited with 1\n$/m);
   t.match(formatStatusDetail(ws('alpha'), { now: NOW }), /^recent errors: none$/m, 'a daemon without the history');
+  t.match(formatStatusDetail(ws('alpha', { usage: TODAY }), { now: NOW, width: 200 }),
+    /^today \(UTC\): +3 assistant messages, \$0\.0123 \(tokens: input 1000, output 300, reasoning 100, cache read 80, cache write 20\), as of 2025-01-02T03:03:05\.000Z \(1m00s ago\)$/m);
+  t.match(formatStatusDetail(ws('alpha', { usage: { ...TODAY!, asOf: null } }), { now: NOW }), /^today \(UTC\): +not read yet/m);
 });
 
 t.test('display width: sanitised, measured and cut in terminal columns', async (t) => {
@@ -197,8 +206,11 @@ const FAMILIES: Array<[string, string]> = [
   ['warren_tunnel_uptime_seconds', 'gauge'], ['warren_opencode_running', 'gauge'], ['warren_opencode_state', 'gauge'],
   ['warren_opencode_starts_total', 'counter'], ['warren_opencode_restarts_total', 'counter'], ['warren_opencode_adoptions_total', 'counter'],
   ['warren_opencode_active_streams', 'gauge'], ['warren_messages_total', 'counter'], ['warren_messages_failed_total', 'counter'],
-  ['warren_messages_in_flight', 'gauge'], ['warren_message_duration_seconds', 'summary'], ['warren_workspaces', 'gauge'], ['warren_build_info', 'gauge'],
+  ['warren_messages_in_flight', 'gauge'], ['warren_message_duration_seconds', 'summary'],
+  ['warren_opencode_tokens_total', 'counter'], ['warren_opencode_cost_usd_total', 'counter'], ['warren_opencode_assistant_messages_total', 'counter'],
+  ['warren_workspaces', 'gauge'], ['warren_build_info', 'gauge'],
 ];
+const USAGE_ONLY = ['warren_opencode_tokens_total', 'warren_opencode_cost_usd_total', 'warren_opencode_assistant_messages_total'];
 
 /** The samples of the text, as name -> (labels -> value), checking each line's syntax on the way. */
 function parse(t: Test, text: string): Map<string, Map<string, string>> {
@@ -226,7 +238,7 @@ t.test('metrics: HELP and TYPE for every family, samples for both workspaces', a
   const m = parse(t, text);
   const a = 'workspace="alpha"';
   const b = 'workspace="beta"';
-  for (const [name] of FAMILIES.filter(([n]) => !['warren_workspaces', 'warren_build_info', 'warren_message_duration_seconds', 'warren_tunnel_state', 'warren_opencode_state', 'warren_tunnel_keepalive_rtt_seconds'].includes(n))) {
+  for (const [name] of FAMILIES.filter(([n]) => !USAGE_ONLY.includes(n)).filter(([n]) => !['warren_workspaces', 'warren_build_info', 'warren_message_duration_seconds', 'warren_tunnel_state', 'warren_opencode_state', 'warren_tunnel_keepalive_rtt_seconds'].includes(n))) {
     t.ok(m.get(name)?.has(a), `${name} alpha`);
     t.ok(m.get(name)?.has(b), `${name} beta`);
   }
@@ -251,6 +263,21 @@ t.test('metrics: HELP and TYPE for every family, samples for both workspaces', a
   // Each family's samples are contiguous, as the format requires.
   const order = text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => /^\w+/.exec(l)![0].replace(/_(sum|count)$/, ''));
   t.same(order.filter((n, i) => n !== order[i - 1]), [...new Set(order)]);
+});
+
+t.test('metrics: tokens by kind, cost and messages per workspace and model', async (t) => {
+  const rows = [
+    { workspace: 'alpha', key: 'fake/fake-model', messages: 3, tokens: { input: 1000, output: 300, reasoning: 100, cacheRead: 80, cacheWrite: 20 }, cost: 0.0123 },
+    { workspace: 'alpha', key: 'odd"model\n', messages: 1, tokens: { input: 1, output: 2, reasoning: 0, cacheRead: 0, cacheWrite: 0 }, cost: 0 },
+  ];
+  const m = parse(t, renderMetrics(status, rows));
+  const l = 'workspace="alpha",model="fake/fake-model"';
+  t.same([...m.get('warren_opencode_tokens_total')!.entries()].filter(([k]) => k.startsWith(l)), [
+    [`${l},kind="input"`, '1000'], [`${l},kind="output"`, '300'], [`${l},kind="reasoning"`, '100'], [`${l},kind="cache_read"`, '80'], [`${l},kind="cache_write"`, '20'],
+  ]);
+  t.equal(m.get('warren_opencode_cost_usd_total')?.get(l), '0.0123');
+  t.equal(m.get('warren_opencode_assistant_messages_total')?.get(l), '3');
+  t.equal(m.get('warren_opencode_assistant_messages_total')?.get('workspace="alpha",model="odd\\"model\\n"'), '1', 'a model name is escaped like any label');
 });
 
 t.test('metrics: no error text, targets or versions from the workspace leak', async (t) => {

@@ -11,6 +11,10 @@
 //   [[fake:bash=COMMAND]]   call opencode's `bash` tool with {"command": COMMAND} (COMMAND
 //                           runs to the first "]]"); with "permission": {"bash": "ask"} in
 //                           opencode's config this makes opencode ask for permission
+//   [[fake:usage=I,O,R,C]]  report I prompt tokens (C of them cached) and O completion
+//                           tokens (R of them reasoning) for each answer to this prompt,
+//                           instead of the default (a quarter of the prompt's and of the
+//                           answer's characters, nothing cached, no reasoning)
 //   [[fake:question=Q|A|B]] call opencode's `question` tool: one question Q (header: its
 //                           first 30 characters) with the options A, B, ... (each option's
 //                           description is its label); opencode asks the person
@@ -95,6 +99,21 @@ export function toolCallFor(prompt: string): FakeToolCall | null {
   }
   found.sort((a, b) => a.at - b.at);
   return found[0]?.call ?? null;
+}
+
+/** The usage a prompt's usage= directive asks for, in OpenAI's shape, or null. */
+export function usageFor(prompt: string): Record<string, unknown> | null {
+  const m = /\[\[fake:usage=(\d{1,9}),(\d{1,9}),(\d{1,9}),(\d{1,9})\]\]/.exec(prompt);
+  if (!m) return null;
+  const [input, output, reasoning, cached] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+  return {
+    prompt_tokens: input, completion_tokens: output, total_tokens: input + output,
+    prompt_tokens_details: { cached_tokens: cached }, completion_tokens_details: { reasoning_tokens: reasoning },
+  };
+}
+
+function defaultUsage(promptTokens: number, completionTokens: number): Record<string, unknown> {
+  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }
 
 export function readFakeModelLog(path: string): FakeModelLogEntry[] {
@@ -261,7 +280,7 @@ export async function startFakeModel(opts: FakeModelOptions = {}): Promise<FakeM
     const created = Math.floor(Date.now() / 1000);
     const promptTokens = Math.max(1, Math.ceil(prompt.length / 4));
     const completionTokens = Math.max(1, Math.ceil(text.length / 4));
-    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const usage = isTitle ? defaultUsage(promptTokens, completionTokens) : (usageFor(prompt) ?? defaultUsage(promptTokens, completionTokens));
     const delayMs = mode.chunkDelayMs ?? 0;
     const delay = scheduler(res);
 

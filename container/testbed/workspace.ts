@@ -201,7 +201,12 @@ function opencodeConfig(modelPort: number): string {
         npm: '@ai-sdk/openai-compatible',
         name: 'Fake model (warren testbed)',
         options: { baseURL: `http://127.0.0.1:${modelPort}/v1`, apiKey: 'testbed' },
-        models: { 'fake-model': { name: 'Fake model' } },
+        // Prices (US dollars per million tokens) so that opencode records a cost to add up;
+        // a second model so that usage per model has two rows.
+        models: {
+          'fake-model': { name: 'Fake model', cost: { input: 3, output: 15, cache_read: 0.3, cache_write: 3.75 } },
+          'fake-model-b': { name: 'Fake model B', cost: { input: 1, output: 2, cache_read: 0.1, cache_write: 1.25 } },
+        },
       },
     },
     model: 'fake/fake-model',

@@ -18,10 +18,19 @@ import { MessageRuns } from './message-runs.js';
 import type { RunBounds } from './runs.js';
 import { RECONNECT_WAIT_MS } from '../opencode/across-drops.js';
 import { warrenVersion } from '../version.js';
-import { jumpStatus, opencodeStatus, tunnelStatus, type BrokerStatus, type MessageStats, type WorkspaceStatus } from './status.js';
+import { jumpStatus, opencodeStatus, tunnelStatus, type BrokerStatus, type MessageStats, type UsageStatus, type WorkspaceStatus } from './status.js';
 import { WorkspaceRuntime } from './workspace.js';
 import { ErrorHistory } from './error-history.js';
 import { JumpPool } from './jump-pool.js';
+import { usageReport, type UsageQuery, type UsageReport, type UsageRow } from './usage.js';
+
+/** How often the daemon reads what changed today, on servers that run anyway (quietly: no idle stop is put off). */
+const USAGE_REFRESH_MS = 60_000;
+
+/** UTC midnight of the day `now` falls in: where "today" starts in status and metrics. */
+export function startOfUtcDay(now = Date.now()): number {
+  return now - (now % 86_400_000);
+}
 
 export interface BrokerOptions {
   logger?: Logger;
@@ -47,6 +56,7 @@ export class Broker {
   private readonly startedAt = new Date().toISOString();
   private gatewayValue: string | null;
   private closed = false;
+  private readonly usageTimer: NodeJS.Timeout;
   /** Message runs: started once, owned by warren, found again by id or Idempotency-Key. */
   readonly messages: MessageRuns;
 
@@ -57,6 +67,9 @@ export class Broker {
     this.gatewayValue = o.gateway ?? null;
     this.jumps = new JumpPool({ logger: this.log, handshakeLimiter: this.limiter });
     for (const ws of config.workspaces.values()) this.add(ws);
+    this.usageTimer = setInterval(() => {
+      for (const e of this.entries.values()) void e.runtime.refreshUsageQuietly(startOfUtcDay());
+    }, USAGE_REFRESH_MS).unref();
   }
 
   get names(): string[] { return [...this.entries.keys()]; }
@@ -95,11 +108,27 @@ export class Broker {
       messages: { ...stats },
       recentErrors: errors.list(),
       via: runtime.jumpLink ? jumpStatus(runtime.jumpLink.snapshot()) : null,
+      usage: usageToday(runtime),
     }));
     return { workspaces, daemon: { pid: process.pid, version: warrenVersion(), startedAt: this.startedAt, gateway: this.gatewayValue, runs: this.messages.registry.stats() } };
   }
 
   async sessions(name: string): Promise<SessionRow[]> { return (await this.ready(name)).sessions(); }
+
+  /** Tokens and cost of one workspace's agents in the window; its errors as they are. */
+  async usage(name: string, q: UsageQuery): Promise<UsageRow[]> { return (await this.ready(name)).usage(q); }
+
+  /** The same over several workspaces (all without names): one that fails is listed in `errors`. */
+  usageReport(names: readonly string[] | null, q: UsageQuery): Promise<UsageReport> {
+    const list = names ?? this.names;
+    for (const n of list) this.workspace(n);
+    return usageReport(list.map((n) => ({ name: n, usage: (qq: UsageQuery) => this.usage(n, qq) })), q);
+  }
+
+  /** Per workspace and model, everything read so far: the Prometheus counters. */
+  usageTotals(): UsageRow[] {
+    return [...this.entries.values()].flatMap((e) => e.runtime.usageLedger.totalsByModel());
+  }
 
   async createSession(name: string, o: { directory?: string; title?: string } = {}): Promise<SessionInfo> {
     return (await this.ready(name)).createSession(o);
@@ -117,6 +146,8 @@ export class Broker {
       const r = await e.runtime.chat(sessionID, o, known);
       e.stats.durationMsSum += Date.now() - started;
       e.stats.durationCount++;
+      // The reply's tokens, for status and metrics, while the server is up anyway.
+      void e.runtime.refreshUsageQuietly(startOfUtcDay());
       return r;
     } catch (err) {
       e.stats.failed++;
@@ -203,6 +234,7 @@ export class Broker {
   async close(o: { stopServers?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.usageTimer);
     await Promise.all([...this.entries.values()].map((e) => e.runtime.close({ stopServer: o.stopServers ?? true })));
     this.entries.clear();
   }
@@ -214,6 +246,13 @@ export class Broker {
     this.entries.set(ws.name, { runtime, key: keyOf(ws), errors, stats: { total: 0, failed: 0, inFlight: 0, durationMsSum: 0, durationCount: 0 } });
     runtime.start();
   }
+}
+
+function usageToday(rt: WorkspaceRuntime): UsageStatus {
+  const since = startOfUtcDay();
+  const [row] = rt.usageLedger.rows(since, 'workspace');
+  const asOf = rt.usageLedger.asOf;
+  return { since: new Date(since).toISOString(), messages: row!.messages, tokens: row!.tokens, cost: row!.cost, asOf: asOf === null ? null : new Date(asOf).toISOString() };
 }
 
 function keyOf(ws: WorkspaceConfig): string {

@@ -2,6 +2,7 @@
 // the workspace name leave here: error messages, targets and versions reported by a
 // remote server can carry hosts, paths or worse, so they are never labels.
 import type { BrokerStatus, WorkspaceStatus } from './status.js';
+import type { UsageRow } from './usage.js';
 
 type Kind = 'gauge' | 'counter' | 'summary';
 type Sample = [labels: string, value: number];
@@ -36,7 +37,14 @@ const PER_WORKSPACE: Array<[name: string, kind: Kind, help: string, samples: (w:
   ['warren_messages_in_flight', 'gauge', 'Chat messages awaiting their reply now.', (w, ws) => [[ws, w.messages.inFlight]]],
 ];
 
-export function renderMetrics(status: BrokerStatus): string {
+const TOKEN_KINDS = [['input', 'input'], ['output', 'output'], ['reasoning', 'reasoning'], ['cacheRead', 'cache_read'], ['cacheWrite', 'cache_write']] as const;
+
+/**
+ * `usage`: per workspace and model, every assistant message the daemon has read (the
+ * rows of UsageLedger.totalsByModel). The model name is the one label a remote server
+ * picks; it is escaped like the workspace's.
+ */
+export function renderMetrics(status: BrokerStatus, usage: readonly UsageRow[] = []): string {
   const out: string[] = [];
   const wss = status.workspaces.map((w) => [w, `workspace="${escapeLabel(w.name)}"`] as const);
   for (const [name, kind, help, samples] of PER_WORKSPACE) {
@@ -47,6 +55,13 @@ export function renderMetrics(status: BrokerStatus): string {
   family(out, 'warren_message_duration_seconds', 'summary', 'Time from sending a chat message to the end of its reply.');
   for (const [w, ws] of wss) out.push(`warren_message_duration_seconds_sum{${ws}} ${num(w.messages.durationMsSum / 1000)}`);
   for (const [w, ws] of wss) out.push(`warren_message_duration_seconds_count{${ws}} ${num(w.messages.durationCount)}`);
+  const um = usage.map((r) => [r, `workspace="${escapeLabel(r.workspace)}",model="${escapeLabel(r.key)}"`] as const);
+  family(out, 'warren_opencode_tokens_total', 'counter', 'Tokens of assistant messages as opencode recorded them, by kind (input, output, reasoning, cache_read, cache_write).');
+  for (const [r, l] of um) for (const [field, kind] of TOKEN_KINDS) out.push(`warren_opencode_tokens_total{${l},kind="${kind}"} ${num(r.tokens[field])}`);
+  family(out, 'warren_opencode_cost_usd_total', 'counter', 'Cost of assistant messages as opencode recorded it, in US dollars.');
+  for (const [r, l] of um) out.push(`warren_opencode_cost_usd_total{${l}} ${num(r.cost)}`);
+  family(out, 'warren_opencode_assistant_messages_total', 'counter', 'Assistant messages read from the workspace\'s history.');
+  for (const [r, l] of um) out.push(`warren_opencode_assistant_messages_total{${l}} ${num(r.messages)}`);
   family(out, 'warren_workspaces', 'gauge', 'Workspaces the daemon is configured with.');
   out.push(`warren_workspaces ${wss.length}`);
   if (status.daemon) {

@@ -4,6 +4,7 @@
 import type { LinkSnapshot } from '../ssh/link.js';
 import type { ServerSnapshot } from '../opencode/server.js';
 import type { RecentError } from './error-history.js';
+import type { UsageTokens } from '../opencode/usage-ledger.js';
 
 export type { RecentError } from './error-history.js';
 
@@ -53,7 +54,15 @@ export interface WorkspaceStatus {
   recentErrors?: RecentError[];
   /** The jump host the tunnel goes through (its own link's state and last error), or null for a direct one; absent from daemons before it was added. */
   via?: JumpStatus | null;
+  /** Today's tokens and cost (UTC day), as of the daemon's last read; absent from daemons before it was added. */
+  usage?: UsageStatus;
 }
+
+/**
+ * Today's usage as the daemon last read it: it reads after each message it carries,
+ * every minute while the server runs, and on every usage query. `asOf` null: not read yet.
+ */
+export interface UsageStatus { since: string; messages: number; tokens: UsageTokens; cost: number; asOf: string | null }
 
 export interface JumpStatus {
   name: string;

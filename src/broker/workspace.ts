@@ -19,6 +19,8 @@ import { outcomeOf, readHistory, sessionBusy, type Outcome } from '../opencode/h
 import { checkSessionId, locateSession, type Located, type SessionInfo } from '../opencode/locate.js';
 import { OpencodeServer } from '../opencode/server.js';
 import { listSessions, type SessionRow } from '../opencode/sessions.js';
+import { UsageLedger, type UsageRow } from '../opencode/usage-ledger.js';
+import type { UsageQuery } from './usage.js';
 
 /**
  * Data directories searched for sessions the server does not know, after the
@@ -75,9 +77,12 @@ export class WorkspaceRuntime {
   private known = { instance: -1, ids: new Set<string>() };
   /** The jump host's link this workspace goes through, or undefined. */
   private readonly jump: JumpLease | undefined;
+  /** What the workspace's agents cost, as read so far (usage-ledger.ts). */
+  readonly usageLedger: UsageLedger;
 
   constructor(readonly config: WorkspaceConfig, o: RuntimeOptions = {}) {
     this.name = config.name;
+    this.usageLedger = new UsageLedger(config.name);
     this.log = o.logger ?? silentLogger;
     this.onStep = o.onStep;
     this.onProgress = o.onProgress;
@@ -167,6 +172,28 @@ export class WorkspaceRuntime {
 
   sessions(): Promise<SessionRow[]> {
     return acrossDrops(this.budget(), 'listing sessions', () => listSessions(this.ctx), { restartServer: true });
+  }
+
+  /** Tokens and cost in the window, every session of the server included; starts the server if needed. */
+  async usage(q: UsageQuery): Promise<UsageRow[]> {
+    await acrossDrops(this.budget(), 'reading usage', async () => {
+      await this.server.ensureRunning();
+      await this.usageLedger.refresh(this.server, q.since, { quiet: false });
+    }, { restartServer: true });
+    return this.usageLedger.rows(q.since, q.by);
+  }
+
+  /**
+   * Reads what changed since `since`, only if the server runs now, without counting
+   * as a use of it (its idle stop goes on); never throws (the next read tries again).
+   */
+  async refreshUsageQuietly(since: number): Promise<void> {
+    if (this.link.state !== 'up' || this.server.state !== 'running') return;
+    try {
+      await this.usageLedger.refresh(this.server, since, { quiet: true });
+    } catch (err) {
+      this.log.debug({ ws: this.name, err: (err as Error).message }, 'background usage read failed');
+    }
   }
 
   /**

@@ -104,6 +104,23 @@ with its last errors and their times. Starts nothing itself.`,
     ],
     examples: ['warren status', 'warren status alpha', 'warren status -o wide --watch 5', 'warren status --json | jq \'.workspaces[].tunnel.state\''],
   },
+  usage: {
+    usage: 'warren usage [workspace] [--since 24h] [--by session|model|day] [--json] [--config F | --socket PATH]',
+    summary: 'tokens and cost of the agents, per workspace, session, model or day',
+    about: `Tokens (input, output, reasoning, cache read and write) and cost as OpenCode
+recorded them for each assistant message in the window, every session of the
+workspace included (the CLI's inside it too); all workspaces without a name. Asks
+the running daemon, which keeps what it read; without one (or with --config) it
+reads the workspaces itself. CREAD and CWRITE are cache read and cache write.`,
+    options: [
+      ['--since D', 'the window: a duration back from now (90m, 24h, 7d) or an ISO time (2026-12-01T08:00:00Z); default 24h'],
+      ['--by K', 'one row per session, model or day (UTC); default one row per workspace'],
+      ['--json', 'print {"since", "rows": [...]} for scripts (the gateway\'s GET /v1/workspaces/:ws/usage)'],
+      CONFIG,
+      SOCKET,
+    ],
+    examples: ['warren usage', 'warren usage alpha --since 7d --by model', 'warren usage alpha --by day --json | jq \'.rows[].cost\''],
+  },
   attach: {
     usage: 'warren attach <workspace> [--session <id>] [--dir <path>] [--socket PATH]',
     summary: 'OpenCode\'s own TUI on this host, on a workspace\'s server',

@@ -17,6 +17,7 @@ const COMMAND_MODULES: Record<string, () => Promise<(argv: string[]) => Promise<
   attach: async () => (await import('./commands/attach.js')).attachCommand,
   check: async () => (await import('./commands/check.js')).checkCommand,
   add: async () => (await import('./commands/add.js')).addCommand,
+  usage: async () => (await import('./commands/usage.js')).usageCommand,
 };
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -48,6 +48,7 @@ export function formatStatusDetail(w: WorkspaceStatus, o: DetailOptions = {}): s
     ['last failure', orDash(oc.lastFailure)],
     ['last failure at', ago(oc.lastFailureAt)],
     ['messages', `${m.total} (${m.failed} failed, ${m.inFlight} in flight${avg})`],
+    ...(w.usage ? [['today (UTC)', usageToday(w.usage, ago)] as [string, string]] : []),
   ];
   const width = o.width ?? 80;
   const keyWidth = Math.max(...fields.map(([k]) => k.length)) + 2;
@@ -58,6 +59,12 @@ export function formatStatusDetail(w: WorkspaceStatus, o: DetailOptions = {}): s
     lines.push(...indent(`  ${e.at}  `, sanitize(`${e.source} ${e.code ?? 'error'}: ${e.message}`), width));
   }
   return `${lines.join('\n')}\n`;
+}
+
+function usageToday(u: NonNullable<WorkspaceStatus['usage']>, ago: (iso: string | null) => string): string {
+  if (u.asOf === null) return 'not read yet (warren usage reads it)';
+  const t = u.tokens;
+  return `${u.messages} assistant messages, $${u.cost} (tokens: input ${t.input}, output ${t.output}, reasoning ${t.reasoning}, cache read ${t.cacheRead}, cache write ${t.cacheWrite}), as of ${ago(u.asOf)}`;
 }
 
 /** `head` then `text` wrapped to `width`, continuation lines indented under the text. */

@@ -19,14 +19,15 @@ const COLUMNS = {
   reconnects: { header: 'RECONNECTS', cell: (w) => String(w.tunnel.reconnects) },
   opencode: { header: 'OPENCODE', cell: (w) => (w.opencode.version === null ? w.opencode.state : `${w.opencode.state} ${truncateWidth(sanitize(w.opencode.version), MAX_VERSION_WIDTH)}`) },
   idle: { header: 'IDLE', cell: (w) => (w.opencode.idleMs === null ? '-' : formatDuration(w.opencode.idleMs)) },
+  today: { header: 'TODAY', cell: (w) => (w.usage && w.usage.asOf !== null ? usageCell(w.usage) : '-') },
   error: { header: 'LAST ERROR', cell: (w, now) => lastError(w, now) },
 } satisfies Record<string, Column>;
 type Key = keyof typeof COLUMNS;
 
 const LAYOUT: Record<View, { keys: Key[]; shrink: Array<[Key, number]>; drop: Key[] }> = {
   // An error cut short points to the detail view; when that is not enough the name
-  // gives way (never below 10 columns), then the less urgent columns go.
-  default: { keys: ['name', 'tunnel', 'rtt', 'opencode', 'idle', 'error'], shrink: [['error', 24], ['name', 16], ['opencode', 9], ['name', 10], ['error', 8]], drop: ['idle', 'rtt'] },
+  // gives way (never below 10 columns), then the less urgent columns go (TODAY last).
+  default: { keys: ['name', 'tunnel', 'rtt', 'opencode', 'idle', 'today', 'error'], shrink: [['error', 24], ['name', 16], ['error', 16], ['opencode', 9], ['name', 10], ['error', 8]], drop: ['idle', 'rtt', 'today'] },
   // Every column, in at least WIDE_MIN_WIDTH columns: on a narrower terminal its lines
   // wrap, as kubectl's -o wide does; it was asked for.
   wide: { keys: Object.keys(COLUMNS) as Key[], shrink: [['error', 16], ['target', 10], ['name', 16], ['error', 8]], drop: [] },
@@ -57,7 +58,9 @@ export function formatStatusTable(status: BrokerStatus, o: StatusViewOptions): s
   const footer = status.daemon ? `${truncateWidth(formatFooter(status.daemon, now), width)}\n` : '';
   if (status.workspaces.length === 0) return `no workspaces configured\n${footer}`;
 
-  let keys = layout.keys;
+  // Until the daemon has read some workspace's usage, TODAY would be a column of dashes.
+  const read = status.workspaces.some((w) => w.usage && w.usage.asOf !== null);
+  let keys = o.view === 'wide' || read ? layout.keys : layout.keys.filter((k) => k !== 'today');
   let rows: string[][] = [];
   for (let dropped = 0; ; dropped++) {
     rows = status.workspaces.map((w) => keys.map((k) => COLUMNS[k].cell(w, now)));
@@ -129,6 +132,26 @@ export function formatBytes(n: number): string {
   // 1023.7 KiB rounds to "1024 KiB": say 1.0 MiB instead.
   if (shown === '1024' && u < units.length - 1) { shown = '1.0'; u++; }
   return `${shown} ${units[u]}`;
+}
+
+/** Today's tokens (all kinds) and cost, short: "1.5k $0.01", "820 <$0.01", "12M $31". */
+export function usageCell(u: NonNullable<WorkspaceStatus['usage']>): string {
+  const t = u.tokens;
+  const n = t.input + t.output + t.reasoning + t.cacheRead + t.cacheWrite;
+  const c = u.cost;
+  const cost = c === 0 ? '$0' : c < 0.01 ? '<$0.01' : c < 100 ? `$${c.toFixed(2)}` : `$${Math.round(c)}`;
+  return `${shortCount(n)} ${cost}`;
+}
+
+/** 820, 1.5k, 15k, 150k, 1.5M: at most four characters. */
+function shortCount(n: number): string {
+  if (n < 1000) return String(n);
+  for (const [unit, size] of [['k', 1e3], ['M', 1e6], ['G', 1e9], ['T', 1e12]] as const) {
+    const v = n / size;
+    if (v < 9.95) return `${v.toFixed(1)}${unit}`;
+    if (v < 999.5) return `${Math.round(v)}${unit}`;
+  }
+  return n.toExponential(0);
 }
 
 export function formatRtt(ms: number): string {

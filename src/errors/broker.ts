@@ -123,3 +123,12 @@ export class ClientVersionError extends WarrenError {
     super('WARREN_ERR_CLIENT_VERSION', `opencode on this host is ${host} but workspace ${workspace} runs ${remote}; install the same version here: npm install -g opencode-ai@${remote}`);
   }
 }
+
+// ---- warren usage: what the agents cost ----
+
+/** A usage query's `since` or `by` that cannot be read: exit 2 on the command line, 400 on the gateway. */
+export class InvalidUsageQueryError extends WarrenError {
+  constructor(problem: string) {
+    super('WARREN_ERR_BAD_REQUEST', problem, { exitCode: 2 });
+  }
+}

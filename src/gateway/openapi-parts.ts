@@ -115,6 +115,11 @@ export const schemas: Obj = {
           properties: { at: { type: 'string', format: 'date-time' }, source: { enum: ['tunnel', 'opencode'] }, code: { type: ['string', 'null'] }, message: { type: 'string' } },
         },
       },
+      usage: {
+        type: 'object', required: ['since', 'messages', 'tokens', 'cost', 'asOf'],
+        description: 'Today\'s tokens and cost (the UTC day), as of the daemon\'s last read of the history: after each message it carries, every minute while the server runs, and on every usage request. `asOf` null: not read yet.',
+        properties: { since: { type: 'string', format: 'date-time' }, messages: { type: 'integer' }, tokens: schema('UsageTokens'), cost: { type: 'number' }, asOf: { type: ['string', 'null'], format: 'date-time' } },
+      },
       via: {
         type: ['object', 'null'], description: 'The jump host the tunnel goes through (its own link), or null for a direct one.',
         required: ['name', 'target', 'state', 'lastError'],
@@ -243,17 +248,17 @@ export const schemas: Obj = {
     type: 'object', required: ['since', 'rows'],
     description: 'What `warren usage --json` prints: tokens and cost as OpenCode recorded them for assistant messages in the window, every session of the workspace included.',
     properties: {
-      since: { type: 'string', format: 'date-time' },
+      since: { type: 'string', format: 'date-time', description: 'The start of the window.' },
       rows: {
         type: 'array',
         items: {
           type: 'object', required: ['workspace', 'key', 'messages', 'tokens', 'cost'],
           properties: {
             workspace: schema('WorkspaceName'),
-            key: { type: 'string', description: 'The session id, model, or day (YYYY-MM-DD) with `by`; the workspace name without it.' },
-            messages: { type: 'integer', minimum: 0 },
+            key: { type: 'string', description: 'The session id, the model (`provider/model`) or the day (`YYYY-MM-DD`, UTC) with `by`; the workspace name without it.' },
+            messages: { type: 'integer', minimum: 0, description: 'Assistant messages created in the window.' },
             tokens: schema('UsageTokens'),
-            cost: { type: 'number', minimum: 0 },
+            cost: { type: 'number', minimum: 0, description: 'As opencode recorded it: US dollars, from the model\'s price in its config.' },
           },
         },
       },

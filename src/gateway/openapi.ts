@@ -265,11 +265,16 @@ function paths(): Obj {
     '/v1/workspaces/{ws}/usage': {
       parameters: wsParams,
       get: {
-        operationId: 'usage', tags: ['workspaces'], ...PLANNED,
+        operationId: 'usage', tags: ['workspaces'],
         summary: 'Tokens and cost, as `warren usage --json`',
+        description: [
+          'Tokens and cost as opencode recorded them for each assistant message created in the window, every session of the',
+          'workspace included (those made by the CLI inside it too). The daemon keeps what it read, so asking again reads only',
+          'the sessions that changed. Starts the server on demand. Any other query parameter, or one given twice, is a 400.',
+        ].join(' '),
         parameters: [
-          { name: 'since', in: 'query', required: false, schema: { type: 'string', examples: ['24h', '7d'] }, description: 'A duration back from now, as `warren usage --since`.' },
-          { name: 'by', in: 'query', required: false, schema: { enum: ['session', 'model', 'day'] }, description: 'One row per session, model or day; without it, one row for the workspace.' },
+          { name: 'since', in: 'query', required: false, schema: { type: 'string', examples: ['24h', '7d', '2026-12-01T08:00:00Z'] }, description: 'A duration back from now (units ms, s, m, h, d) or an ISO time, as `warren usage --since`; default `24h`. Anything else is a 400.' },
+          { name: 'by', in: 'query', required: false, schema: { enum: ['session', 'model', 'day', 'workspace'] }, description: 'One row per session, model or UTC day; without it (or `workspace`), one row for the workspace. Anything else is a 400.' },
         ],
         responses: {
           200: { description: 'The same object as `warren usage --json`.', content: json(schema('UsageReport')) },

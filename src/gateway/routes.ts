@@ -7,6 +7,7 @@ import type { Broker } from '../broker/broker.js';
 import { renderMetrics } from '../broker/metrics.js';
 import { WORKSPACE_NAME } from '../config/index.js';
 import { checkSessionId } from '../opencode/locate.js';
+import { parseUsageQuery } from '../broker/usage.js';
 import { getEvents, postAbort, postMessage, postPermission, postQuestion } from './messages.js';
 import { openapiDocument } from './openapi.js';
 import type { PromptOrder } from './prompt-order.js';
@@ -24,6 +25,7 @@ export const ROUTES = {
   messages: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/?$`),
   run: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/messages/([^/]+)/(events|abort)/?$`),
   answer: new RegExp(`^/v1/workspaces/(${WS})/sessions/([^/]+)/(permissions|questions)/([^/]+)/?$`),
+  usage: new RegExp(`^/v1/workspaces/(${WS})/usage/?$`),
   opencode: new RegExp(`^/v1/workspaces/(${WS})/opencode(/.*)?$`),
   anyWorkspace: /^\/v1\/workspaces\/([^/]+)(\/.*)?$/,
 };
@@ -80,6 +82,20 @@ function answer(m: RegExpExecArray, c: RouteContext): Promise<void> {
   return kind === 'permissions' ? postPermission(c.broker, name, sessionID, requestID, c.req, c.res) : postQuestion(c.broker, name, sessionID, requestID, c.req, c.res);
 }
 
+/** GET .../usage?since=&by=: the spec's {since, rows}; words it cannot read are a 400 before anything is read. */
+async function usage(m: RegExpExecArray, c: RouteContext): Promise<void> {
+  const name = m[1]!;
+  c.broker.workspace(name);
+  const p = c.url.searchParams;
+  for (const k of new Set(p.keys())) {
+    if (k !== 'since' && k !== 'by') throw badRequest(`unknown query parameter ${JSON.stringify(k.slice(0, 40))}; use since and by`);
+    if (p.getAll(k).length > 1) throw badRequest(`${k} given more than once`);
+  }
+  const q = parseUsageQuery(p.get('since') ?? undefined, p.get('by') ?? undefined);
+  const rows = await upRuntime(c, name).usage(q);
+  sendJson(c.res, 200, { since: new Date(q.since).toISOString(), rows });
+}
+
 function passThrough(m: RegExpExecArray, c: RouteContext): Promise<void> {
   return proxy(upRuntime(c, m[1]!), m[2] ?? '/', c.url.search, c.req, c.res, c.order);
 }
@@ -95,7 +111,7 @@ export const TABLE: Route[] = [
     methods: {
       GET: (_m, c) => {
         c.res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-        c.res.end(renderMetrics(c.broker.status()));
+        c.res.end(renderMetrics(c.broker.status(), c.broker.usageTotals()));
       },
     },
   },
@@ -126,6 +142,7 @@ export const TABLE: Route[] = [
     },
   },
   { pattern: ROUTES.answer, methods: { POST: answer } },
+  { pattern: ROUTES.usage, methods: { GET: usage } },
   { pattern: ROUTES.opencode, methods: PASS_THROUGH },
 ];
 

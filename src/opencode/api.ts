@@ -12,15 +12,17 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Statuses that are answers, not errors (404 when looking a session up). */
   accept?: number[];
+  /** Not a use of the server: its idle timer goes on (a background read of what it holds). */
+  quiet?: boolean;
 }
 
-export interface CallResult<T> { status: number; body: T }
+export interface CallResult<T> { status: number; body: T; headers: Record<string, string | string[] | undefined> }
 
 export async function callServer<T>(server: OpencodeServer, workspace: string, path: string, o: CallOptions = {}): Promise<CallResult<T>> {
   const url = new URL(path, server.baseUrl);
   if (o.directory !== undefined) url.searchParams.set('directory', o.directory);
   const timeoutMs = o.timeoutMs ?? 30_000;
-  const release = server.acquire();
+  const release = server.acquire({ quiet: o.quiet ?? false });
   const connection = server.link.connection;
   const instance = server.instance;
   try {
@@ -36,7 +38,7 @@ export async function callServer<T>(server: OpencodeServer, workspace: string, p
     const ok = (res.statusCode >= 200 && res.statusCode < 300) || (o.accept ?? []).includes(res.statusCode);
     if (!ok) throw new ServerHttpError(workspace, `${o.method ?? 'GET'} ${url.pathname}`, res.statusCode, errorText(text));
     const json = /json/.test(String(res.headers['content-type'])) && text ? JSON.parse(text) as T : (text as unknown as T);
-    return { status: res.statusCode, body: json };
+    return { status: res.statusCode, body: json, headers: res.headers };
   } catch (err) {
     if (isWarrenError(err) && err.code === 'WARREN_ERR_SERVER_HTTP') throw err;
     throw await brokenCall(server, { connection, instance }, err, `${o.method ?? 'GET'} ${url.pathname}`);

@@ -157,7 +157,7 @@ export class OpencodeServer extends EventEmitter {
       }
       if (adopted) {
         this.setState({ name: 'running', startedHere: false });
-        this.armIdle();
+        this.touch();
       } else {
         this.setState({ name: 'stopped', unsure: this.unsure });
       }
@@ -165,16 +165,22 @@ export class OpencodeServer extends EventEmitter {
     return adopted;
   }
 
-  /** Marks use: a request, or the start of a stream (pair with release()). */
-  acquire(): () => void {
+  /**
+   * Marks use: a request, or the start of a stream (pair with release()). A quiet
+   * lease only holds off an idle stop while it lasts: a background read (usage) must
+   * not keep a server up that nobody uses.
+   */
+  acquire(o: { quiet?: boolean } = {}): () => void {
     this.leases++;
-    this.touch();
+    if (o.quiet) clearTimeout(this.idleTimer);
+    else this.touch();
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.leases--;
-      this.touch();
+      if (o.quiet) this.armIdle();
+      else this.touch();
     };
   }
 
@@ -261,7 +267,7 @@ export class OpencodeServer extends EventEmitter {
       if (!adopted) await this.start();
       if (ranBefore && !adopted) this.restarts++;
       this.setState({ name: 'running', startedHere: !adopted });
-      this.armIdle();
+      this.touch();
     } catch (err) {
       const e = isWarrenError(err) ? err : new ServerStartError(this.o.workspace, (err as Error).message);
       this.recordFailure(e.message);
@@ -361,10 +367,12 @@ export class OpencodeServer extends EventEmitter {
   private armIdle(): void {
     clearTimeout(this.idleTimer);
     if (this.closed || this.phase.name !== 'running' || this.leases > 0) return;
+    // From the last use, not from now: a quiet lease ending re-arms without extending.
+    const left = Math.max(0, this.lastActivity + this.o.idleTimeoutMs - Date.now());
     this.idleTimer = setTimeout(() => {
       if (this.leases > 0 || this.phase.name !== 'running') return;
       void this.stop(`idle for ${this.o.idleTimeoutMs} ms`).catch((err: Error) => this.log.warn({ err: err.message }, 'idle stop failed'));
-    }, this.o.idleTimeoutMs);
+    }, left);
     this.idleTimer.unref();
   }
 

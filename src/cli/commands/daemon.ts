@@ -8,6 +8,7 @@
 // close, exit 0.
 import { parseArgs } from 'node:util';
 import { attachInfo, attachRequestOf } from '../../broker/attach.js';
+import { parseUsageQuery } from '../../broker/usage.js';
 import { Broker } from '../../broker/broker.js';
 import { ConfigReloader, type ReloadReport } from '../../broker/config-reload.js';
 import { startControl, type ControlServer } from '../../broker/control.js';
@@ -42,6 +43,12 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   try {
     control = await startControl({
       status: () => broker.status(),
+      // {"cmd":"usage","workspace"?,"since"?,"by"?}: the words as the person typed them, read here.
+      usage: (req) => {
+        const str = (k: string) => (typeof req[k] === 'string' ? req[k] as string : undefined);
+        const ws = str('workspace');
+        return broker.usageReport(ws === undefined ? null : [ws], parseUsageQuery(str('since'), str('by')));
+      },
       attach: (req) => attachInfo(broker, gateway ? { address: gateway.address, token: token.value } : null, attachRequestOf(req)),
       reload: async () => {
         const report = await reloader.reload('control');
