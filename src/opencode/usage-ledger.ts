@@ -9,7 +9,8 @@
 //                       if not (a revert took messages away), read it again whole
 //
 // A session not updated since `since` holds no message of the window (a message
-// updates its session), so it is never read for that window. So a read costs one
+// updates its session), so it is never read for that window; one read before and
+// updated within the window but no longer listed was deleted, and leaves the ledger. So a read costs one
 // list call plus one or two message pages per session that changed; the bound is
 // what the ledger holds: one small record per assistant message read (about 200
 // bytes), kept for the daemon's life, since the counters add them all up.
@@ -53,6 +54,15 @@ export class UsageLedger {
     const listed = await sessionsSince(server, this.workspace, since, o);
     this.stats.refreshes++;
     this.stats.sessionsListed += listed.length;
+    // A session read before, updated within the window, but listed no more: deleted.
+    // (Its updated time only grows, so it would be listed if it were still there.)
+    const ids = new Set(listed.map((s) => s.id));
+    for (const [id, e] of this.sessions) {
+      if (e.updated >= since && !ids.has(id)) {
+        this.stats.records -= e.messages.size;
+        this.sessions.delete(id);
+      }
+    }
     const changed = listed.filter((s) => this.sessions.get(s.id)?.updated !== s.updated);
     let i = 0;
     const worker = async () => {

@@ -1,0 +1,101 @@
+// Usage over a thousand sessions (issue 17): one real session made by the CLI inside
+// the workspace, cloned 999 times in opencode's own database, then read through the
+// library. The figures are the sums; asking again reads nothing; one new message reads
+// one session's newest page, not the history; a deleted session leaves the figures;
+// and the daemon's background reads never keep an idle server up. Times are printed
+// as comments (the bound is measured in bench/, docs/benchmarks.md), never asserted.
+import t from 'tap';
+import { createWorkspace, waitFor } from '../container/testbed/index.js';
+import { callServer } from '../src/opencode/api.js';
+import { cliSession, runtimeFor } from './helpers/runtime.js';
+
+const ws = await createWorkspace({ name: 'usage1k' });
+t.teardown(() => ws.close());
+
+const SESSIONS = 1000;
+const template = await cliSession(ws, `${ws.home}/proj`, '[[fake:usage=100,20,5,10]] the template');
+const sql = (q: string) => ws.runAsUser(['opencode', 'db', q], { timeoutMs: 120_000 });
+// Ids keep opencode's shape: the last four characters of the template's become the clone's number.
+const clone = (col: string) => `substr(${col},1,26)||printf('%04d',i)`;
+// `opencode db` runs one statement a call.
+const numbers = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < ${SESSIONS - 1})`;
+for (const statement of [
+  `${numbers} INSERT INTO session SELECT ${clone('id')}, project_id, workspace_id, parent_id, slug, directory, path, title, version, share_url,
+    summary_additions, summary_deletions, summary_files, summary_diffs, metadata, cost, tokens_input, tokens_output, tokens_reasoning,
+    tokens_cache_read, tokens_cache_write, revert, permission, agent, model, time_created, time_updated, time_compacting, time_archived
+    FROM session, n WHERE id = '${template}'`,
+  `${numbers} INSERT INTO message SELECT ${clone('id')}, ${clone('session_id')}, time_created, time_updated, data FROM message, n WHERE session_id = '${template}'`,
+  `${numbers} INSERT INTO part SELECT ${clone('id')}, ${clone('message_id')}, ${clone('session_id')}, time_created, time_updated, data FROM part, n WHERE session_id = '${template}'`,
+]) {
+  const seeded = await sql(statement);
+  if (seeded.code !== 0) throw new Error(`seeding failed: ${seeded.stderr.slice(-300)}`);
+}
+const counted = await sql(`SELECT count(*) AS n FROM message WHERE data LIKE '%"role":"assistant"%'`);
+if (!counted.stdout.includes(`${SESSIONS}`)) throw new Error(`seeding made no ${SESSIONS} assistant messages: ${counted.stdout}`);
+const rt = runtimeFor(t, ws, { opencode: { idleTimeoutMs: 5000 } });
+const DAY = 86_400_000;
+const q = { since: Date.now() - DAY, by: 'workspace' as const };
+
+t.test('a thousand sessions: the sums, then nothing read again, then only what changed', async (t) => {
+  let started = Date.now();
+  const [one] = await rt.usage(q);
+  t.comment(`first read of ${SESSIONS} sessions: ${Date.now() - started} ms`);
+  const per = (await rt.usage({ ...q, by: 'session' })).find((r) => r.key === template)!;
+  t.equal(one!.messages, SESSIONS, 'one assistant message per session');
+  t.same(one!.tokens, {
+    input: per.tokens.input * SESSIONS, output: per.tokens.output * SESSIONS, reasoning: per.tokens.reasoning * SESSIONS,
+    cacheRead: per.tokens.cacheRead * SESSIONS, cacheWrite: per.tokens.cacheWrite * SESSIONS,
+  }, 'every kind, a thousand times the template\'s');
+  t.ok(per.tokens.cacheRead > 0 && per.tokens.reasoning > 0, 'the template has cached and reasoning tokens');
+  t.ok(Math.abs(one!.cost - per.cost * SESSIONS) < 1e-9, `cost ${one!.cost}`);
+  const s1 = { ...rt.usageLedger.stats };
+  t.equal(s1.sessionsRead, SESSIONS, 'each session read once');
+  t.equal(s1.messagesRead, SESSIONS);
+  t.equal(s1.wholeReads, 0, 'no session read twice');
+
+  started = Date.now();
+  await rt.usage(q);
+  t.comment(`second read, nothing changed: ${Date.now() - started} ms`);
+  t.equal(rt.usageLedger.stats.sessionsRead, s1.sessionsRead, 'nothing changed: no session read');
+
+  // A new message in one session: that session's newest page is read, nothing else.
+  const target = `${template.slice(0, 26)}0042`;
+  await rt.chat(target, { text: '[[fake:usage=3,4,0,0]] one more' });
+  started = Date.now();
+  const [after] = await rt.usage(q);
+  t.comment(`read after one new message: ${Date.now() - started} ms`);
+  t.equal(rt.usageLedger.stats.sessionsRead, s1.sessionsRead + 1, 'one session read');
+  t.ok(rt.usageLedger.stats.messagesRead - s1.messagesRead <= 2, `${rt.usageLedger.stats.messagesRead - s1.messagesRead} message(s) read: the new reply, not the history`);
+  t.equal(rt.usageLedger.stats.wholeReads, 0, 'the session\'s totals agreed: no whole read');
+  t.equal(after!.messages, SESSIONS + 1);
+
+  // A deleted session: its messages leave the figures.
+  await callServer(rt.server, ws.name, `/session/${target}`, { method: 'DELETE', directory: `${ws.home}/proj` });
+  const [gone] = await rt.usage(q);
+  t.equal(gone!.messages, SESSIONS - 1, 'the deleted session and its two replies are gone');
+});
+
+t.test('background reads leave the idle stop alone', async (t) => {
+  const before = rt.usageLedger.stats.refreshes;
+  t.equal(rt.server.state, 'running');
+  // Reads every 300 ms, each a lease on the server, for as long as it runs: it still
+  // stops 5 s after its last real use. (With a read counting as use it never would.)
+  let reading = true;
+  const loop = (async () => {
+    while (reading) {
+      await rt.refreshUsageQuietly(Date.now() - DAY);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  })();
+  try {
+    await waitFor('the idle stop', () => rt.server.state === 'stopped', { timeoutMs: 30_000 });
+  } finally {
+    reading = false;
+    await loop;
+  }
+  t.ok(rt.usageLedger.stats.refreshes - before >= 3, `${rt.usageLedger.stats.refreshes - before} background reads while it idled`);
+  const reads = rt.usageLedger.stats.refreshes;
+  await rt.refreshUsageQuietly(Date.now() - DAY);
+  t.equal(rt.usageLedger.stats.refreshes, reads, 'a stopped server is not started for a background read');
+  t.equal(rt.server.state, 'stopped');
+});
