@@ -50,7 +50,7 @@ interface Figures {
   cpuClientBulk: number; cpuForwarderBulk: number;
 }
 
-async function sshL(ws: Workspace, targetPort: number): Promise<{ port: number; child: ChildProcess }> {
+export async function sshL(ws: Workspace, targetPort: number): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const argv = ws.sshArgv([], ['-N', '-c', CIPHER, '-o', 'ExitOnForwardFailure=yes', '-L', `127.0.0.1:${port}:127.0.0.1:${targetPort}`]);
   const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });

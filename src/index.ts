@@ -25,6 +25,7 @@ import type { SessionRow } from './opencode/sessions.js';
 import type { LinkSnapshot, LinkState } from './ssh/link.js';
 import type { WarrenError } from './errors.js';
 import type { RunBounds } from './broker/runs.js';
+import type { UsageQuery, UsageReport } from './broker/usage.js';
 
 export interface BrokerOptions {
   /** A pino logger; the default is silent. */
@@ -95,6 +96,12 @@ export interface Broker {
   sendMessage(name: string, sessionID: string, o: SendMessageOptions): Promise<SendMessageResult>;
   answerPermission(name: string, sessionID: string, requestID: string, reply: PermissionReply): Promise<void>;
   answerQuestion(name: string, sessionID: string, requestID: string, answers: string[][] | 'reject'): Promise<void>;
+  /**
+   * Tokens and cost of the workspaces' agents in a window (`warren usage`): every
+   * workspace when `names` is null; one that cannot be read is listed in `errors`.
+   * `parseUsageQuery('7d', 'model')` makes the query from a person's words.
+   */
+  usageReport(names: readonly string[] | null, q: UsageQuery): Promise<UsageReport>;
   /** The SDK v2 client, its fetch over the tunnel; the server is started first. */
   opencodeClient(name: string, o?: { directory?: string }): Promise<OpencodeClient>;
   /** As SIGHUP: only added, removed and changed workspaces are touched. */
@@ -111,6 +118,9 @@ export function createBroker(config: WarrenConfig | string, options: BrokerOptio
 export type { OpencodeClient };
 export type { BrokerStatus, WorkspaceStatus, TunnelStatus, OpencodeStatus, MessageStats, DaemonStatus } from './broker/status.js';
 export { loadConfig, validateConfig } from './config/index.js';
+export { parseUsageQuery } from './broker/usage.js';
+export type { UsageBy, UsageQuery, UsageReport, UsageRow, UsageTokens } from './broker/usage.js';
+export type { UsageStatus } from './broker/status.js';
 export type {
   WarrenConfig, WorkspaceConfig, GatewayConfig, TransportConfig, OpencodeConfig, KeepaliveConfig, LogLevel, JumpHostConfig, WorkspaceTransport,
 } from './config/index.js';

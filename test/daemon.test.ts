@@ -36,7 +36,7 @@ t.test('warren status: JSON and table from the running daemon; a clear line with
   }
   const table = await warren('status', '-o', 'wide', '--socket', d.socket);
   t.equal(table.code, 0);
-  t.match(table.stdout, /^WORKSPACE +TARGET +TUNNEL +UPTIME +RTT +CHANNELS +IN\/OUT +RECONNECTS +OPENCODE +IDLE +LAST ERROR$/m);
+  t.match(table.stdout, /^WORKSPACE +TARGET +TUNNEL +UPTIME +RTT +CHANNELS +IN\/OUT +RECONNECTS +OPENCODE +IDLE +TODAY +LAST ERROR$/m);
   t.match(table.stdout, new RegExp(`^${one!.name} +${one!.user}@${one!.host.replace(/\./g, '\\.')}:22 +up `, 'm'));
   t.match(table.stdout, /daemon pid \d+/);
   const none = await warren('status', '--socket', `${d.dir}/nothing.sock`);

@@ -20,7 +20,7 @@ import {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Every value the entry exports that is not an error class. */
-const VALUES = ['PERMISSION_REPLIES', 'createBroker', 'isWarrenError', 'loadConfig', 'validateConfig', 'warrenVersion'];
+const VALUES = ['PERMISSION_REPLIES', 'createBroker', 'isWarrenError', 'loadConfig', 'parseUsageQuery', 'validateConfig', 'warrenVersion'];
 
 t.test('the entry exports createBroker, config loading, the errors, and nothing of the layers below', async (t) => {
   const names = Object.keys(warren).sort();

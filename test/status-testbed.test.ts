@@ -43,7 +43,7 @@ t.test('the table fits 80 columns off a terminal, or $COLUMNS; -o wide has every
   for (const args of [['-o', 'wide'], ['--output', 'wide']]) {
     const wide = await warren(['status', ...args, '--socket', d.socket]);
     t.equal(wide.code, 0, wide.stderr);
-    t.match(wide.stdout, /^WORKSPACE +TARGET +TUNNEL +UPTIME +RTT +CHANNELS +IN\/OUT +RECONNECTS +OPENCODE +IDLE +LAST ERROR$/m);
+    t.match(wide.stdout, /^WORKSPACE +TARGET +TUNNEL +UPTIME +RTT +CHANNELS +IN\/OUT +RECONNECTS +OPENCODE +IDLE +TODAY +LAST ERROR$/m);
     t.match(wide.stdout, new RegExp(`^st-dead +${one!.user}@${one!.host.replace(/\./g, '\\.')}:1 `, 'm'));
   }
   const json = await warren(['status', '-o', 'json', '--socket', d.socket]);

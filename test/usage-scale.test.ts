@@ -8,30 +8,17 @@ import t from 'tap';
 import { createWorkspace, waitFor } from '../container/testbed/index.js';
 import { callServer } from '../src/opencode/api.js';
 import { cliSession, runtimeFor } from './helpers/runtime.js';
+import { cloneSession } from './helpers/clone-sessions.js';
 
 const ws = await createWorkspace({ name: 'usage1k' });
 t.teardown(() => ws.close());
 
 const SESSIONS = 1000;
 const template = await cliSession(ws, `${ws.home}/proj`, '[[fake:usage=100,20,5,10]] the template');
-const sql = (q: string) => ws.runAsUser(['opencode', 'db', q], { timeoutMs: 120_000 });
-// Ids keep opencode's shape: the last four characters of the template's become the clone's number.
-const clone = (col: string) => `substr(${col},1,26)||printf('%04d',i)`;
-// `opencode db` runs one statement a call.
-const numbers = `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < ${SESSIONS - 1})`;
-for (const statement of [
-  `${numbers} INSERT INTO session SELECT ${clone('id')}, project_id, workspace_id, parent_id, slug, directory, path, title, version, share_url,
-    summary_additions, summary_deletions, summary_files, summary_diffs, metadata, cost, tokens_input, tokens_output, tokens_reasoning,
-    tokens_cache_read, tokens_cache_write, revert, permission, agent, model, time_created, time_updated, time_compacting, time_archived
-    FROM session, n WHERE id = '${template}'`,
-  `${numbers} INSERT INTO message SELECT ${clone('id')}, ${clone('session_id')}, time_created, time_updated, data FROM message, n WHERE session_id = '${template}'`,
-  `${numbers} INSERT INTO part SELECT ${clone('id')}, ${clone('message_id')}, ${clone('session_id')}, time_created, time_updated, data FROM part, n WHERE session_id = '${template}'`,
-]) {
-  const seeded = await sql(statement);
-  if (seeded.code !== 0) throw new Error(`seeding failed: ${seeded.stderr.slice(-300)}`);
-}
-const counted = await sql(`SELECT count(*) AS n FROM message WHERE data LIKE '%"role":"assistant"%'`);
+const ids = await cloneSession(ws, template, SESSIONS);
+const counted = await ws.runAsUser(['opencode', 'db', `SELECT count(*) AS n FROM message WHERE data LIKE '%"role":"assistant"%'`], { timeoutMs: 60_000 });
 if (!counted.stdout.includes(`${SESSIONS}`)) throw new Error(`seeding made no ${SESSIONS} assistant messages: ${counted.stdout}`);
+
 const rt = runtimeFor(t, ws, { opencode: { idleTimeoutMs: 5000 } });
 const DAY = 86_400_000;
 const q = { since: Date.now() - DAY, by: 'workspace' as const };
@@ -59,7 +46,7 @@ t.test('a thousand sessions: the sums, then nothing read again, then only what c
   t.equal(rt.usageLedger.stats.sessionsRead, s1.sessionsRead, 'nothing changed: no session read');
 
   // A new message in one session: that session's newest page is read, nothing else.
-  const target = `${template.slice(0, 26)}0042`;
+  const target = ids[42]!;
   await rt.chat(target, { text: '[[fake:usage=3,4,0,0]] one more' });
   started = Date.now();
   const [after] = await rt.usage(q);

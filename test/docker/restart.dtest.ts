@@ -7,7 +7,7 @@ import t from 'tap';
 import { docker } from './engine.js';
 import { dockerFixture, expectNoContainersLeft } from './fixture.js';
 import { startContainer } from './container.js';
-import { configFor, createSession, daemonFor, entryOf, send, tunnelState, warren, type Event } from './warren.js';
+import { configFor, createSession, daemonFor, entryOf, send, tunnelOf, tunnelState, warren, type Event } from './warren.js';
 import { ending } from '../helpers/daemon.js';
 import { waitFor } from '../../container/testbed/index.js';
 
@@ -59,6 +59,10 @@ t.test('docker restart and stop under a daemon', async (t) => {
   await t.test('docker stop: "workspace down" at once from the gateway and the CLI; docker start heals it', async (t) => {
     await docker(['stop', '-t', '2', c.name], { timeoutMs: 60_000 });
     await waitFor('the tunnel to leave up', async () => (await tunnelState(d, 'box')) !== 'up', { timeoutMs: 30_000, intervalMs: 200 });
+    // Until the link has tried again, all it knows is that the connection closed; after
+    // its first attempt it knows why (this waited for the leaving alone once, and got
+    // "lost (connection closed)": true, but not what this checks).
+    await waitFor('a reconnect attempt to fail', async () => /is not running/.test((await tunnelOf(d, 'box'))?.lastError ?? ''), { timeoutMs: 30_000, intervalMs: 200 });
     const started = Date.now();
     const r = await send(d, 'box', id, 'while it is stopped');
     t.ok(Date.now() - started < 5_000, `answered in ${Date.now() - started} ms, not held`);

@@ -55,9 +55,14 @@ export async function createSession(d: RunningDaemon, ws: string): Promise<strin
 
 /** The workspace's tunnel state as the gateway reports it. */
 export async function tunnelState(d: RunningDaemon, ws: string): Promise<string> {
+  return (await tunnelOf(d, ws))?.state ?? 'missing';
+}
+
+/** The workspace's tunnel as the daemon's status has it. */
+export async function tunnelOf(d: RunningDaemon, ws: string): Promise<{ state: string; lastError: string | null } | undefined> {
   const r = await fetch(`${d.base}/v1/workspaces`, { headers: d.headers(), signal: AbortSignal.timeout(10_000) });
-  const body = await r.json() as { workspaces: Array<{ name: string; tunnel: { state: string } }> };
-  return body.workspaces.find((w) => w.name === ws)?.tunnel.state ?? 'missing';
+  const body = await r.json() as { workspaces: Array<{ name: string; tunnel: { state: string; lastError: string | null } }> };
+  return body.workspaces.find((w) => w.name === ws)?.tunnel;
 }
 
 /** `opencode run` in the container, as a person at its CLI would; returns the new session's id. */
