@@ -1,7 +1,8 @@
 // Usage over a thousand sessions (issue 17): one real session made by the CLI inside
 // the workspace, cloned 999 times in opencode's own database, then read through the
 // library. The figures are the sums; asking again reads nothing; one new message reads
-// one session's newest page, not the history; a deleted session leaves the figures;
+// one session's newest page, not the history; a reply taken away is noticed by the
+// session's totals; a deleted session leaves the figures;
 // and the daemon's background reads never keep an idle server up. Times are printed
 // as comments (the bound is measured in bench/, docs/benchmarks.md), never asserted.
 import t from 'tap';
@@ -52,14 +53,29 @@ t.test('a thousand sessions: the sums, then nothing read again, then only what c
   const [after] = await rt.usage(q);
   t.comment(`read after one new message: ${Date.now() - started} ms`);
   t.equal(rt.usageLedger.stats.sessionsRead, s1.sessionsRead + 1, 'one session read');
-  t.ok(rt.usageLedger.stats.messagesRead - s1.messagesRead <= 2, `${rt.usageLedger.stats.messagesRead - s1.messagesRead} message(s) read: the new reply, not the history`);
+  t.equal(rt.usageLedger.stats.messagesRead - s1.messagesRead, 1, 'one message read: the new reply, not the one before it');
   t.equal(rt.usageLedger.stats.wholeReads, 0, 'the session\'s totals agreed: no whole read');
   t.equal(after!.messages, SESSIONS + 1);
+
+  // A reply taken away as a revert does, in opencode's database: the message gone, the
+  // session's totals lowered and its time moved. The newest page has nothing new, but
+  // the sum no longer matches the session's totals: the session is read again whole.
+  const reverted = ids[7]!;
+  for (const statement of [
+    `DELETE FROM message WHERE session_id = '${reverted}' AND data LIKE '%"role":"assistant"%'`,
+    `UPDATE session SET time_updated = time_updated + 1, cost = 0, tokens_input = 0, tokens_output = 0, tokens_reasoning = 0, tokens_cache_read = 0, tokens_cache_write = 0 WHERE id = '${reverted}'`,
+  ]) {
+    const r = await ws.runAsUser(['opencode', 'db', statement], { timeoutMs: 60_000 });
+    t.equal(r.code, 0, r.stderr);
+  }
+  const [afterRevert] = await rt.usage(q);
+  t.equal(rt.usageLedger.stats.wholeReads, 1, 'the session whose totals disagreed was read again whole');
+  t.equal(afterRevert!.messages, SESSIONS, 'and its reply is gone from the figures');
 
   // A deleted session: its messages leave the figures.
   await callServer(rt.server, ws.name, `/session/${target}`, { method: 'DELETE', directory: `${ws.home}/proj` });
   const [gone] = await rt.usage(q);
-  t.equal(gone!.messages, SESSIONS - 1, 'the deleted session and its two replies are gone');
+  t.equal(gone!.messages, SESSIONS - 2, 'the deleted session and its two replies are gone');
 });
 
 t.test('background reads leave the idle stop alone', async (t) => {
