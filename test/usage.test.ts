@@ -12,7 +12,9 @@ import { configFile } from './helpers/runtime.js';
 const ws = await createWorkspace({ name: 'usage' });
 t.teardown(() => ws.close());
 const main = 'dist/src/cli/main.js';
-const d = await startDaemon(t, [ws]);
+// A second workspace whose sshd is not there: its error must not hide the first's rows.
+const dead = { name: 'dead', host: ws.host, port: 1, user: ws.user, privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint };
+const d = await startDaemon(t, [ws, dead], { waitUp: [ws.name] });
 
 interface Tokens { input: number; output: number; reasoning: number; cacheRead: number; cacheWrite: number }
 interface Row { workspace: string; key: string; messages: number; tokens: Tokens; cost: number }
@@ -104,9 +106,19 @@ t.test('warren usage through the daemon: per session, model, day and workspace, 
     t.ok(Math.abs(Date.parse(report.since) - (Date.now() - 86_400_000)) < 120_000, 'the default window is the last 24 hours');
     sameRows(t, report.rows, expected(msgs, 0, key), `by ${by}`);
   }
+  const started = Date.now();
   const r = await cli(['--socket', d.socket, '--json']);
-  t.equal(r.code, 0, r.stderr);
-  sameRows(t, (JSON.parse(r.stdout) as Report).rows, expected(msgs, 0, () => ws.name), 'every workspace, one row each');
+  t.equal(r.code, 1, 'a workspace that cannot be read: exit 1');
+  sameRows(t, (JSON.parse(r.stdout) as Report).rows, expected(msgs, 0, () => ws.name), 'every workspace that can be read, one row each');
+  t.match(r.stderr, /^warren: dead: cannot connect to workspace dead .*\n$/, 'and one line for the one that cannot');
+  t.ok(Date.now() - started < 20_000, `refused: at once (${Date.now() - started} ms), not after the link's 30 s wait`);
+  const one = await cli(['dead', '--socket', d.socket]);
+  t.equal(one.code, 1);
+  t.equal(one.stdout, '', 'named alone: no table');
+  t.match(one.stderr, /^warren: cannot connect to workspace dead .*\n$/);
+  const g = await fetch(`${d.base}/v1/workspaces/dead/usage`, { headers: d.headers() });
+  t.equal(g.status, 503, 'the gateway: 503 at once for a tunnel that is down');
+  t.equal((await g.json() as { error: { code: string } }).error.code, 'WARREN_ERR_LINK_DOWN');
 });
 
 t.test('a window leaves the older messages out', async (t) => {

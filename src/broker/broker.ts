@@ -118,11 +118,15 @@ export class Broker {
   /** Tokens and cost of one workspace's agents in the window; its errors as they are. */
   async usage(name: string, q: UsageQuery): Promise<UsageRow[]> { return (await this.ready(name)).usage(q); }
 
-  /** The same over several workspaces (all without names): one that fails is listed in `errors`. */
+  /**
+   * The same over several workspaces (all without names): one that fails is listed in
+   * `errors`. A link whose last attempt failed in a way retrying does not heal (refused,
+   * rejected) fails at once rather than holding up the others' rows.
+   */
   usageReport(names: readonly string[] | null, q: UsageQuery): Promise<UsageReport> {
     const list = names ?? this.names;
     for (const n of list) this.workspace(n);
-    return usageReport(list.map((n) => ({ name: n, usage: (qq: UsageQuery) => this.usage(n, qq) })), q);
+    return usageReport(list.map((n) => ({ name: n, usage: async (qq: UsageQuery) => (await this.ready(n, { failFast: true })).usage(qq) })), q);
   }
 
   /** Per workspace and model, everything read so far: the Prometheus counters. */
