@@ -51,19 +51,21 @@ export class UsageLedger {
 
   private async read(server: OpencodeServer, since: number, o: { quiet: boolean }): Promise<void> {
     const began = Date.now();
-    const listed = await sessionsSince(server, this.workspace, since, o);
+    const { sessions: listed, whole } = await sessionsSince(server, this.workspace, since, o);
     this.stats.refreshes++;
     this.stats.sessionsListed += listed.length;
     // A session read before, updated within the window, but listed no more: deleted.
     // (Its updated time only grows, so it would be listed if it were still there.)
+    // Only from a whole list: one cut into pages may have missed some.
     const ids = new Set(listed.map((s) => s.id));
     for (const [id, e] of this.sessions) {
-      if (e.updated >= since && !ids.has(id)) {
+      if (whole && e.updated >= since && !ids.has(id)) {
         this.stats.records -= e.messages.size;
         this.sessions.delete(id);
       }
     }
-    const changed = listed.filter((s) => this.sessions.get(s.id)?.updated !== s.updated);
+    const seen = new Set<string>();
+    const changed = listed.filter((s) => !seen.has(s.id) && seen.add(s.id) && this.sessions.get(s.id)?.updated !== s.updated);
     let i = 0;
     const worker = async () => {
       while (i < changed.length) await this.readSession(server, changed[i++]!, o);

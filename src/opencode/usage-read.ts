@@ -35,9 +35,14 @@ export interface ReadOptions { quiet: boolean; timeoutMs?: number }
 const SESSION_PAGE = 10_000;
 const MESSAGE_PAGE = 100;
 
-/** Every session updated at or after `start` (epoch ms), following opencode's cursor. */
-export async function sessionsSince(server: OpencodeServer, workspace: string, start: number, o: ReadOptions): Promise<UsageSession[]> {
+/**
+ * Every session updated at or after `start` (epoch ms), following opencode's cursor.
+ * `whole`: every page came back short of the limit. opencode's cursor is an updated
+ * time, so past one page, sessions that share the cut's millisecond may be missed.
+ */
+export async function sessionsSince(server: OpencodeServer, workspace: string, start: number, o: ReadOptions): Promise<{ sessions: UsageSession[]; whole: boolean }> {
   const out: UsageSession[] = [];
+  let whole = true;
   let cursor: string | null = null;
   for (;;) {
     const q = new URLSearchParams({ start: String(Math.max(0, Math.floor(start))), limit: String(SESSION_PAGE) });
@@ -49,8 +54,10 @@ export async function sessionsSince(server: OpencodeServer, workspace: string, s
         totals: s.tokens ? { input: s.tokens.input, output: s.tokens.output, reasoning: s.tokens.reasoning, cacheRead: s.tokens.cache.read, cacheWrite: s.tokens.cache.write, cost: s.cost ?? 0 } : null,
       });
     }
+    if (r.body.length < SESSION_PAGE) return { sessions: out, whole };
+    whole = false;
     const next = header(r.headers['x-next-cursor']);
-    if (next === null || r.body.length === 0 || next === cursor) return out;
+    if (next === null || next === cursor) return { sessions: out, whole };
     cursor = next;
   }
 }
