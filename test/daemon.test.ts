@@ -135,4 +135,7 @@ t.test('a socket directory others could write to is refused; a bad log level is 
   const bad = await run([process.execPath, 'dist/src/cli/main.js', 'daemon', '--config', `${dir}/c.json`], { env: { ...process.env, WARREN_LOG_LEVEL: 'loud' }, timeoutMs: 10_000 });
   t.equal(bad.code, 2);
   t.match(bad.stderr, /^warren: log level "loud" \(WARREN_LOG_LEVEL\?\) must be one of trace, debug, info, warn, error, fatal, silent\n$/);
+  const badRefresh = await run([process.execPath, 'dist/src/cli/main.js', 'daemon', '--config', `${dir}/c.json`], { env: { ...process.env, WARREN_USAGE_REFRESH_MS: '5' }, timeoutMs: 10_000 });
+  t.equal(badRefresh.code, 2);
+  t.match(badRefresh.stderr, /^warren: WARREN_USAGE_REFRESH_MS must be 0 or a number of milliseconds from 1000, not "5"\n$/);
 });

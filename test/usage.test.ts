@@ -5,7 +5,7 @@
 // answers through `warren usage`, the gateway, the metrics and status alike; bad
 // words are exit 2 and 400.
 import t, { type Test } from 'tap';
-import { createWorkspace, run } from '../container/testbed/index.js';
+import { createWorkspace, run, waitFor } from '../container/testbed/index.js';
 import { startDaemon, readEvents, ending } from './helpers/daemon.js';
 import { configFile } from './helpers/runtime.js';
 
@@ -14,7 +14,8 @@ t.teardown(() => ws.close());
 const main = 'dist/src/cli/main.js';
 // A second workspace whose sshd is not there: its error must not hide the first's rows.
 const dead = { name: 'dead', host: ws.host, port: 1, user: ws.user, privateKeyPath: ws.privateKeyPath, hostKeyFingerprint: ws.hostKeyFingerprint };
-const d = await startDaemon(t, [ws, dead], { waitUp: [ws.name] });
+// Today's usage read in the background every second (the daemon's default is a minute).
+const d = await startDaemon(t, [ws, dead], { waitUp: [ws.name], env: { WARREN_USAGE_REFRESH_MS: '1000' } });
 
 interface Tokens { input: number; output: number; reasoning: number; cacheRead: number; cacheWrite: number }
 interface Row { workspace: string; key: string; messages: number; tokens: Tokens; cost: number }
@@ -205,4 +206,17 @@ t.test('without a daemon (--config): the workspace read here, the same figures',
   const r = await cli([ws.name, '--config', cfg, '--by', 'session', '--json']);
   t.equal(r.code, 0, r.stderr);
   sameRows(t, (JSON.parse(r.stdout) as Report).rows, expected(msgs, 0, (m) => m.sessionID), 'read here');
+});
+
+t.test('a message made with the CLI inside the workspace reaches status and the metrics without a usage request', async (t) => {
+  const status = async () => (JSON.parse((await run([process.execPath, main, 'status', '--json', '--socket', d.socket], { timeoutMs: 30_000 })).stdout) as { workspaces: Array<{ usage: { messages: number; tokens: Tokens } }> }).workspaces[0]!.usage;
+  const before = await status();
+  const r = await ws.runAsUser(['sh', '-c', 'cd ~/cliproj && opencode run -m fake/fake-model-b "$1"', 'cli', '[[fake:usage=9,8,0,0]] behind warren\'s back'], { timeoutMs: 90_000 });
+  t.equal(r.code, 0, r.stderr.slice(-300));
+  // The server runs (the requests above started it): the daemon's background read finds it.
+  await waitFor('status to count the new reply', async () => (await status()).messages === before.messages + 1, { timeoutMs: 30_000, intervalMs: 250 });
+  t.equal((await status()).tokens.output, before.tokens.output + 8, 'its output tokens are today\'s');
+  const text = await (await fetch(`${d.base}/metrics`, { headers: d.headers() })).text();
+  const m = new RegExp(`^warren_opencode_assistant_messages_total\\{workspace="${ws.name}",model="fake/fake-model-b"\\} (\\d+)$`, 'm').exec(text);
+  t.equal(Number(m?.[1]), expected(msgs, 0, (x) => `${x.providerID}/${x.modelID}`).get('fake/fake-model-b')!.messages + 1, 'and the counter');
 });

@@ -24,8 +24,6 @@ import { ErrorHistory } from './error-history.js';
 import { JumpPool } from './jump-pool.js';
 import { usageReport, type UsageQuery, type UsageReport, type UsageRow } from './usage.js';
 
-/** How often the daemon reads what changed today, on servers that run anyway (quietly: no idle stop is put off). */
-const USAGE_REFRESH_MS = 60_000;
 
 /** UTC midnight of the day `now` falls in: where "today" starts in status and metrics. */
 export function startOfUtcDay(now = Date.now()): number {
@@ -41,6 +39,11 @@ export interface BrokerOptions {
   stateDir?: string | null;
   /** How long and how many finished message runs stay replayable (runs.ts has the defaults). */
   runs?: RunBounds;
+  /**
+   * How often today's usage is read, on servers that run anyway (quietly: no idle stop
+   * is put off, no server started); 0, the default, never. The daemon reads every 60 s.
+   */
+  usageRefreshMs?: number;
 }
 
 export interface ReloadResult { added: string[]; removed: string[]; changed: string[]; unchanged: string[] }
@@ -56,7 +59,7 @@ export class Broker {
   private readonly startedAt = new Date().toISOString();
   private gatewayValue: string | null;
   private closed = false;
-  private readonly usageTimer: NodeJS.Timeout;
+  private readonly usageTimer: NodeJS.Timeout | undefined;
   /** Message runs: started once, owned by warren, found again by id or Idempotency-Key. */
   readonly messages: MessageRuns;
 
@@ -67,9 +70,11 @@ export class Broker {
     this.gatewayValue = o.gateway ?? null;
     this.jumps = new JumpPool({ logger: this.log, handshakeLimiter: this.limiter });
     for (const ws of config.workspaces.values()) this.add(ws);
-    this.usageTimer = setInterval(() => {
-      for (const e of this.entries.values()) void e.runtime.refreshUsageQuietly(startOfUtcDay());
-    }, USAGE_REFRESH_MS).unref();
+    if (o.usageRefreshMs) {
+      this.usageTimer = setInterval(() => {
+        for (const e of this.entries.values()) void e.runtime.refreshUsageQuietly(startOfUtcDay());
+      }, o.usageRefreshMs).unref();
+    }
   }
 
   get names(): string[] { return [...this.entries.keys()]; }
@@ -150,8 +155,6 @@ export class Broker {
       const r = await e.runtime.chat(sessionID, o, known);
       e.stats.durationMsSum += Date.now() - started;
       e.stats.durationCount++;
-      // The reply's tokens, for status and metrics, while the server is up anyway.
-      void e.runtime.refreshUsageQuietly(startOfUtcDay());
       return r;
     } catch (err) {
       e.stats.failed++;

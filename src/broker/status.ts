@@ -59,8 +59,8 @@ export interface WorkspaceStatus {
 }
 
 /**
- * Today's usage as the daemon last read it: it reads after each message it carries,
- * every minute while the server runs, and on every usage query. `asOf` null: not read yet.
+ * Today's usage as the daemon last read it: every minute while the server runs
+ * (WARREN_USAGE_REFRESH_MS), and on every usage request. `asOf` null: not read yet.
  */
 export interface UsageStatus { since: string; messages: number; tokens: UsageTokens; cost: number; asOf: string | null }
 

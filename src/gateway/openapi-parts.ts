@@ -117,7 +117,7 @@ export const schemas: Obj = {
       },
       usage: {
         type: 'object', required: ['since', 'messages', 'tokens', 'cost', 'asOf'],
-        description: 'Today\'s tokens and cost (the UTC day), as of the daemon\'s last read of the history: after each message it carries, every minute while the server runs, and on every usage request. `asOf` null: not read yet.',
+        description: 'Today\'s tokens and cost (the UTC day), as of the daemon\'s last read of the history: every minute while the server runs, and on every usage request. `asOf` null: not read yet.',
         properties: { since: { type: 'string', format: 'date-time' }, messages: { type: 'integer' }, tokens: schema('UsageTokens'), cost: { type: 'number' }, asOf: { type: ['string', 'null'], format: 'date-time' } },
       },
       via: {

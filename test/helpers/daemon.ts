@@ -44,7 +44,8 @@ export async function startDaemon(t: Teardown, wss: Array<Pick<Workspace, 'name'
     ...o.config,
   }));
   writeConfig(wss);
-  const child = spawn(process.execPath, ['dist/src/cli/main.js', 'daemon', '--config', configPath, '--socket', socket, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
+  // No background usage reads unless a test asks (they open channels that tests count).
+  const child = spawn(process.execPath, ['dist/src/cli/main.js', 'daemon', '--config', configPath, '--socket', socket, ...(o.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WARREN_USAGE_REFRESH_MS: '0', ...o.env } });
   let log = '';
   child.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { log += d.toString(); });

@@ -36,7 +36,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   if (token.value.length < 16) logger.warn('the gateway token is shorter than 16 characters: anyone who can reach the gateway may guess it; use a long random one');
 
   const notifier = notifierFromEnv(process.env, logger);
-  const broker = new Broker(config, { logger, stateDir: config.gateway.stateDir ?? defaultStateDir() });
+  const broker = new Broker(config, { logger, stateDir: config.gateway.stateDir ?? defaultStateDir(), usageRefreshMs: usageRefreshMs(process.env) });
   const reloader = new ConfigReloader(broker, configPath, config, logger);
   let control: ControlServer | undefined;
   let gateway: Gateway | undefined;
@@ -94,4 +94,12 @@ function reloadStatus(r: ReloadReport): string {
   if (!r.reloaded) return `STATUS=reload failed (${r.problems.length} problem(s) in ${r.path}); the running config stays`;
   const { added, removed, changed } = r.workspaces;
   return `STATUS=reloaded: ${added.length} added, ${removed.length} removed, ${changed.length} changed`;
+}
+
+/** WARREN_USAGE_REFRESH_MS: how often status's today's usage is read (default 60 s; 0: only on usage requests). */
+function usageRefreshMs(env: NodeJS.ProcessEnv): number {
+  const v = env.WARREN_USAGE_REFRESH_MS;
+  if (v === undefined || v === '') return 60_000;
+  if (!/^\d{1,9}$/.test(v) || (Number(v) > 0 && Number(v) < 1000)) throw new UsageError(`WARREN_USAGE_REFRESH_MS must be 0 or a number of milliseconds from 1000, not ${JSON.stringify(v.slice(0, 20))}`);
+  return Number(v);
 }
