@@ -214,8 +214,13 @@ t.test('a message made with the CLI inside the workspace reaches status and the 
   const r = await ws.runAsUser(['sh', '-c', 'cd ~/cliproj && opencode run -m fake/fake-model-b "$1"', 'cli', '[[fake:usage=9,8,0,0]] behind warren\'s back'], { timeoutMs: 90_000 });
   t.equal(r.code, 0, r.stderr.slice(-300));
   // The server runs (the requests above started it): the daemon's background read finds it.
-  await waitFor('status to count the new reply', async () => (await status()).messages === before.messages + 1, { timeoutMs: 30_000, intervalMs: 250 });
-  t.equal((await status()).tokens.output, before.tokens.output + 8, 'its output tokens are today\'s');
+  // A read may meet the reply while opencode is still writing it (counted, no tokens yet);
+  // the read after its end has them.
+  await waitFor('status to count the new reply and its tokens', async () => {
+    const now = await status();
+    return now.messages === before.messages + 1 && now.tokens.output === before.tokens.output + 8;
+  }, { timeoutMs: 30_000, intervalMs: 250 });
+  t.pass('its output tokens are today\'s');
   const text = await (await fetch(`${d.base}/metrics`, { headers: d.headers() })).text();
   const m = new RegExp(`^warren_opencode_assistant_messages_total\\{workspace="${ws.name}",model="fake/fake-model-b"\\} (\\d+)$`, 'm').exec(text);
   t.equal(Number(m?.[1]), expected(msgs, 0, (x) => `${x.providerID}/${x.modelID}`).get('fake/fake-model-b')!.messages + 1, 'and the counter');
