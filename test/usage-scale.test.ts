@@ -7,6 +7,7 @@
 // as comments (the bound is measured in bench/, docs/benchmarks.md), never asserted.
 import t from 'tap';
 import { createWorkspace, waitFor } from '../container/testbed/index.js';
+import type { Message, Session } from '@opencode-ai/sdk/v2';
 import { callServer } from '../src/opencode/api.js';
 import { cliSession, runtimeFor } from './helpers/runtime.js';
 import { cloneSession } from './helpers/clone-sessions.js';
@@ -99,4 +100,58 @@ t.test('background reads leave the idle stop alone', async (t) => {
   await rt.refreshUsageQuietly(Date.now() - DAY);
   t.equal(rt.usageLedger.stats.refreshes, reads, 'a stopped server is not started for a background read');
   t.equal(rt.server.state, 'stopped');
+});
+
+t.test('a reply is counted whole once it ends, though opencode leaves the session\'s updated time as a read saw it', async (t) => {
+  // opencode writes a reply's tokens to the session's totals, then to the message,
+  // then completes it, and moves the session's updated time afterwards, mostly, not
+  // always. Each case reads the session, lets a reply end, puts the session back as
+  // the read saw it in everything but what the case is about, and reads again.
+  const session = ids[100]!;
+  const directory = `${ws.home}/proj`;
+  // The server stops 5 s after its last use, and `opencode db` takes seconds.
+  const sessionOf = async () => {
+    await rt.server.ensureRunning();
+    return (await callServer<Session>(rt.server, ws.name, `/session/${session}`, { directory })).body;
+  };
+  const row = async () => (await rt.usage({ ...q, by: 'session' })).find((r) => r.key === session)!;
+  const sql = async (statement: string) => {
+    const r = await ws.runAsUser(['opencode', 'db', statement], { timeoutMs: 60_000 });
+    t.equal(r.code, 0, r.stderr);
+  };
+  const asRead = async (s: Session, totals: boolean) => {
+    const tk = s.tokens!;
+    await sql(`UPDATE session SET time_updated = ${s.time.updated}${totals ? `, cost = ${s.cost ?? 0}, tokens_input = ${tk.input}, tokens_output = ${tk.output}, tokens_reasoning = ${tk.reasoning}, tokens_cache_read = ${tk.cache.read}, tokens_cache_write = ${tk.cache.write}` : ''} WHERE id = '${session}'`);
+    t.equal((await sessionOf()).time.updated, s.time.updated, 'the session\'s updated time as the read saw it');
+  };
+
+  // Read before the reply began: only the session's totals moved.
+  const base = await row();
+  const before = await sessionOf();
+  t.match((await rt.chat(session, { text: '[[fake:usage=7,13,0,0]] one' })).text, /one$/);
+  await asRead(before, false);
+  t.equal((await row()).tokens.output, base.tokens.output + 13, 'its tokens, found by the session\'s totals');
+
+  // Read while the reply was being written (the fake model holds it 3 s), between the
+  // totals and the message: nothing moved but the reply the read met unfinished.
+  const reply = rt.chat(session, { text: '[[fake:slow=3000]] [[fake:usage=7,13,0,0]] two', deadlineMs: 60_000 });
+  await waitFor('the reply to be under way', async () => {
+    const [newest] = (await callServer<Array<{ info: Message }>>(rt.server, ws.name, `/session/${session}/message?limit=1`, { directory })).body;
+    return newest?.info.role === 'assistant' && newest.info.time.completed === undefined;
+  }, { timeoutMs: 30_000, intervalMs: 50 });
+  const mid = await row();
+  const during = await sessionOf();
+  t.same([mid.messages, mid.tokens.output], [base.messages + 2, base.tokens.output + 13], 'the read met the reply unfinished: counted, no tokens yet');
+  t.match((await reply).text, /two$/);
+  await asRead(during, true);
+  t.equal((await row()).tokens.output, base.tokens.output + 26, 'its tokens, found by the unfinished reply');
+  const reads = rt.usageLedger.stats.sessionsRead;
+  await row();
+  t.equal(rt.usageLedger.stats.sessionsRead, reads, 'once finished, the session is not read again');
+
+  // Callers that come while a read runs share one read after it, not one each.
+  const refreshes = rt.usageLedger.stats.refreshes;
+  const all = await Promise.all(Array.from({ length: 10 }, () => rt.usage(q)));
+  t.ok(rt.usageLedger.stats.refreshes - refreshes <= 2, `ten usage calls at once: ${rt.usageLedger.stats.refreshes - refreshes} reads`);
+  t.ok(all.every((r) => r[0]!.messages === all[0]![0]!.messages), 'the same figures for all');
 });

@@ -1,19 +1,31 @@
 // A workspace's usage, kept between reads so that a read costs what changed, not the
-// whole history. The cursor is per session: the session's `time.updated` as last
-// read, and the ids of its finished assistant messages.
+// whole history. The cursor is per session: the session as last listed (its
+// `time.updated` and the totals opencode keeps on it), the ids of its finished
+// assistant messages, and whether it held a reply still being written.
 //
 //   refresh(since):  list the sessions updated since `since` (one call)
-//                    -> each whose updated time moved: read its newest messages,
-//                       page by page, back to one already read finished
+//                    -> each whose updated time or totals moved, or that held an
+//                       unfinished reply: read its newest messages, page by page,
+//                       back to one already read finished
 //                    -> its sum must equal the totals opencode keeps on the session;
 //                       if not (a revert took messages away), read it again whole
 //
+// The updated time alone is not enough: opencode writes a reply's tokens to the
+// session's totals, then to the message, then completes it, without moving the
+// session's updated time (it moves it afterwards, mostly, not always). The totals
+// catch a reply that ends after a read; an unfinished reply catches the few
+// milliseconds between the totals and the message. Such a session is read again at
+// every refresh until the reply is finished, or an hour old (a reply cut off by a
+// killed server stays unfinished).
+//
 // A session not updated since `since` holds no message of the window (a message
-// updates its session), so it is never read for that window; one read before and
-// updated within the window but no longer listed was deleted, and leaves the ledger. So a read costs one
-// list call plus one or two message pages per session that changed; the bound is
-// what the ledger holds: one small record per assistant message read (about 200
-// bytes), kept for the daemon's life, since the counters add them all up.
+// creates an update of its session), so it is never read for that window; one read
+// before and updated within the window but no longer listed was deleted, and leaves
+// the ledger. So a read costs one list call plus one or two message pages per session
+// that changed; the bound is what the ledger holds: one small record per assistant
+// message read (about 200 bytes), kept for the daemon's life, since the counters add
+// them all up. Reads run one at a time; callers that come while one runs share the
+// next (its window the widest they asked), so a slow read never piles up a queue.
 import type { OpencodeServer } from './server.js';
 import { assistantMessages, sessionsSince, type SessionTotals, type UsageRecord, type UsageSession } from './usage-read.js';
 
@@ -28,25 +40,58 @@ export interface UsageRow { workspace: string; key: string; messages: number; to
 /** What the reads cost so far: for tests, the bench and the daemon's log. */
 export interface LedgerStats { refreshes: number; sessionsListed: number; sessionsRead: number; wholeReads: number; messagesRead: number; records: number }
 
-interface Entry { updated: number; messages: Map<string, UsageRecord> }
+interface Entry {
+  updated: number;
+  /** The session's totals as listed when it was read (null: this opencode keeps none). */
+  totals: SessionTotals | null;
+  messages: Map<string, UsageRecord>;
+  /** When the newest reply read unfinished was created, or null: read again while young. */
+  open: number | null;
+}
+
+interface Waiting { since: number; quiet: boolean; promise: Promise<void> }
 
 /** How many sessions are read at once: a few channels, not a thousand. */
 const READ_CONCURRENCY = 4;
+/** How long a reply read unfinished has its session read again at every refresh. */
+const OPEN_REREAD_MS = 3_600_000;
 
 export class UsageLedger {
   private readonly sessions = new Map<string, Entry>();
-  private flight: Promise<void> = Promise.resolve();
+  private running: Promise<void> | null = null;
+  private waiting: Waiting | null = null;
   /** When the last read began (epoch ms), or null before the first. */
   asOf: number | null = null;
   readonly stats: LedgerStats = { refreshes: 0, sessionsListed: 0, sessionsRead: 0, wholeReads: 0, messagesRead: 0, records: 0 };
 
   constructor(private readonly workspace: string) {}
 
-  /** Brings every session updated since `since` up to date. One read at a time: a second waits for the first. */
+  /**
+   * Brings every session updated since `since` up to date. One read at a time; a call
+   * while one runs joins the one read that waits for it (quiet only if every caller is).
+   */
   refresh(server: OpencodeServer, since: number, o: { quiet: boolean }): Promise<void> {
-    const next = this.flight.catch(() => {}).then(() => this.read(server, since, o));
-    this.flight = next;
-    return next;
+    if (this.waiting) {
+      this.waiting.since = Math.min(this.waiting.since, since);
+      this.waiting.quiet &&= o.quiet;
+      return this.waiting.promise;
+    }
+    if (!this.running) return this.start(server, since, o.quiet);
+    const w: Waiting = { since, quiet: o.quiet, promise: Promise.resolve() };
+    w.promise = this.running.catch(() => {}).then(() => {
+      this.waiting = null;
+      return this.start(server, w.since, w.quiet);
+    });
+    this.waiting = w;
+    return w.promise;
+  }
+
+  private start(server: OpencodeServer, since: number, quiet: boolean): Promise<void> {
+    const p = this.read(server, since, { quiet }).finally(() => {
+      if (this.running === p) this.running = null;
+    });
+    this.running = p;
+    return p;
   }
 
   private async read(server: OpencodeServer, since: number, o: { quiet: boolean }): Promise<void> {
@@ -65,7 +110,7 @@ export class UsageLedger {
       }
     }
     const seen = new Set<string>();
-    const changed = listed.filter((s) => !seen.has(s.id) && seen.add(s.id) && this.sessions.get(s.id)?.updated !== s.updated);
+    const changed = listed.filter((s) => !seen.has(s.id) && seen.add(s.id) && moved(this.sessions.get(s.id), s, began));
     let i = 0;
     const worker = async () => {
       while (i < changed.length) await this.readSession(server, changed[i++]!, o);
@@ -81,12 +126,13 @@ export class UsageLedger {
     this.stats.messagesRead += fresh.length;
     const messages = new Map(had?.messages);
     for (const r of fresh) messages.set(r.id, r);
-    let entry: Entry = { updated: s.updated, messages };
+    let entry: Entry = { updated: s.updated, totals: s.totals, messages, open: newestOpen(messages.values()) };
     if (had && s.totals && !sameTotals(sumOf(messages.values()), s.totals)) {
       this.stats.wholeReads++;
       const all = await assistantMessages(server, this.workspace, s, null, o);
       this.stats.messagesRead += all.length;
-      entry = { updated: s.updated, messages: new Map(all.map((r) => [r.id, r])) };
+      const whole = new Map(all.map((r) => [r.id, r]));
+      entry = { updated: s.updated, totals: s.totals, messages: whole, open: newestOpen(whole.values()) };
     }
     this.stats.records += entry.messages.size - (had?.messages.size ?? 0);
     this.sessions.set(s.id, entry);
@@ -115,6 +161,20 @@ export class UsageLedger {
   totalsByModel(): UsageRow[] {
     return this.rows(0, 'model').filter((r) => r.messages > 0);
   }
+}
+
+/** Whether a listed session must be read: never read, changed, or holding a young unfinished reply. */
+function moved(e: Entry | undefined, s: UsageSession, now: number): boolean {
+  if (!e || e.updated !== s.updated) return true;
+  if (e.open !== null && now - e.open < OPEN_REREAD_MS) return true;
+  if (s.totals === null || e.totals === null) return s.totals !== e.totals;
+  return !sameTotals(e.totals, s.totals);
+}
+
+function newestOpen(ms: Iterable<UsageRecord>): number | null {
+  let newest: number | null = null;
+  for (const m of ms) if (!m.finished && (newest === null || m.created > newest)) newest = m.created;
+  return newest;
 }
 
 function keyOf(m: UsageRecord, by: UsageBy, workspace: string): string {
