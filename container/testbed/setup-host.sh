@@ -13,6 +13,9 @@ command -v git >/dev/null 2>&1 || need+=(git)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 # The TUI tests drive OpenCode's TUI (and warren chat's prompts) in a real terminal.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# Tests read a session's history from opencode's own database (an `opencode export`
+# costs about 3 s of CPU; the suite reads dozens).
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     echo "warren testbed: missing ${need[*]}; install them (Debian: apt-get install ${need[*]})" >&2
