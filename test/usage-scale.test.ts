@@ -11,6 +11,7 @@ import type { Message, Session } from '@opencode-ai/sdk/v2';
 import { callServer } from '../src/opencode/api.js';
 import { cliSession, runtimeFor } from './helpers/runtime.js';
 import { cloneSession } from './helpers/clone-sessions.js';
+import { opencodeDb, sqlSessionId } from './helpers/opencode-db.js';
 
 const ws = await createWorkspace({ name: 'usage1k' });
 t.teardown(() => ws.close());
@@ -60,13 +61,10 @@ t.test('a thousand sessions: the sums, then nothing read again, then only what c
   // session's totals lowered and its time moved. The newest page has nothing new, but
   // the sum no longer matches the session's totals: the session is read again whole.
   const reverted = ids[7]!;
-  for (const statement of [
-    `DELETE FROM message WHERE session_id = '${reverted}' AND data LIKE '%"role":"assistant"%'`,
-    `UPDATE session SET time_updated = time_updated + 1, cost = 0, tokens_input = 0, tokens_output = 0, tokens_reasoning = 0, tokens_cache_read = 0, tokens_cache_write = 0 WHERE id = '${reverted}'`,
-  ]) {
-    const r = await ws.runAsUser(['opencode', 'db', statement], { timeoutMs: 60_000 });
-    t.equal(r.code, 0, r.stderr);
-  }
+  await opencodeDb(ws, `BEGIN;
+    DELETE FROM message WHERE session_id = ${sqlSessionId(reverted)} AND data LIKE '%"role":"assistant"%';
+    UPDATE session SET time_updated = time_updated + 1, cost = 0, tokens_input = 0, tokens_output = 0, tokens_reasoning = 0, tokens_cache_read = 0, tokens_cache_write = 0 WHERE id = ${sqlSessionId(reverted)};
+    COMMIT;`);
   const [afterRevert] = await rt.usage(q);
   t.equal(rt.usageLedger.stats.wholeReads, 1, 'the session whose totals disagreed was read again whole');
   t.equal(afterRevert!.messages, SESSIONS, 'and its reply is gone from the figures');
@@ -109,19 +107,15 @@ t.test('a reply is counted whole once it ends, though opencode leaves the sessio
   // the read saw it in everything but what the case is about, and reads again.
   const session = ids[100]!;
   const directory = `${ws.home}/proj`;
-  // The server stops 5 s after its last use, and `opencode db` takes seconds.
+  // The server stops 5 s after its last use.
   const sessionOf = async () => {
     await rt.server.ensureRunning();
     return (await callServer<Session>(rt.server, ws.name, `/session/${session}`, { directory })).body;
   };
   const row = async () => (await rt.usage({ ...q, by: 'session' })).find((r) => r.key === session)!;
-  const sql = async (statement: string) => {
-    const r = await ws.runAsUser(['opencode', 'db', statement], { timeoutMs: 60_000 });
-    t.equal(r.code, 0, r.stderr);
-  };
   const asRead = async (s: Session, totals: boolean) => {
     const tk = s.tokens!;
-    await sql(`UPDATE session SET time_updated = ${s.time.updated}${totals ? `, cost = ${s.cost ?? 0}, tokens_input = ${tk.input}, tokens_output = ${tk.output}, tokens_reasoning = ${tk.reasoning}, tokens_cache_read = ${tk.cache.read}, tokens_cache_write = ${tk.cache.write}` : ''} WHERE id = '${session}'`);
+    await opencodeDb(ws, `UPDATE session SET time_updated = ${s.time.updated}${totals ? `, cost = ${s.cost ?? 0}, tokens_input = ${tk.input}, tokens_output = ${tk.output}, tokens_reasoning = ${tk.reasoning}, tokens_cache_read = ${tk.cache.read}, tokens_cache_write = ${tk.cache.write}` : ''} WHERE id = ${sqlSessionId(session)}`);
     t.equal((await sessionOf()).time.updated, s.time.updated, 'the session\'s updated time as the read saw it');
   };
 
@@ -132,9 +126,9 @@ t.test('a reply is counted whole once it ends, though opencode leaves the sessio
   await asRead(before, false);
   t.equal((await row()).tokens.output, base.tokens.output + 13, 'its tokens, found by the session\'s totals');
 
-  // Read while the reply was being written (the fake model holds it 3 s), between the
+  // Read while the reply was being written (the fake model holds each chunk 1 s), between the
   // totals and the message: nothing moved but the reply the read met unfinished.
-  const reply = rt.chat(session, { text: '[[fake:slow=3000]] [[fake:usage=7,13,0,0]] two', deadlineMs: 60_000 });
+  const reply = rt.chat(session, { text: '[[fake:slow=1000]] [[fake:usage=7,13,0,0]] two', deadlineMs: 60_000 });
   await waitFor('the reply to be under way', async () => {
     const [newest] = (await callServer<Array<{ info: Message }>>(rt.server, ws.name, `/session/${session}/message?limit=1`, { directory })).body;
     return newest?.info.role === 'assistant' && newest.info.time.completed === undefined;

@@ -9,6 +9,7 @@ import type { WorkspaceConfig } from '../../src/config/schema.js';
 import { WorkspaceRuntime } from '../../src/broker/workspace.js';
 import { run, waitFor, type Workspace } from '../../container/testbed/index.js';
 import { REDACT_PATHS, type Logger } from '../../src/log.js';
+import { opencodeDb, sqlSessionId } from './opencode-db.js';
 
 interface Teardown { teardown(fn: () => unknown): void }
 
@@ -76,16 +77,13 @@ export function configFile(t: Teardown, wss: Workspace[], extra: Record<string, 
 
 /**
  * The session's messages as (role, text) pairs, in order, read inside the workspace
- * from opencode's own database with the sqlite3 command line: what `opencode export`
- * shows, without its 3 s of CPU a call (the suite reads dozens of histories).
+ * from opencode's own database: what `opencode export` shows, without its 3 s of CPU
+ * a call (the suite reads dozens of histories).
  */
 export async function historyOf(ws: Workspace, id: string): Promise<Array<{ role: string; text: string; id: string }>> {
-  if (!/^ses_[0-9A-Za-z]{26}$/.test(id)) throw new Error(`historyOf: not a session id: ${JSON.stringify(id)}`);
-  const sql = `SELECT m.id AS id, json_extract(m.data, '$.role') AS role, json_extract(p.data, '$.type') AS type, json_extract(p.data, '$.text') AS text
-    FROM message m LEFT JOIN part p ON p.message_id = m.id WHERE m.session_id = '${id}' ORDER BY m.id, p.id`;
-  const r = await ws.runAsUser(['sqlite3', '-json', '-bail', `${ws.home}/.local/share/opencode/opencode.db`, sql], { timeoutMs: 30_000 });
-  if (r.code !== 0) throw new Error(`historyOf: sqlite3 failed: ${r.stderr.slice(-300)}`);
-  const rows = (r.stdout.trim() ? JSON.parse(r.stdout) : []) as Array<{ id: string; role: string; type: string | null; text: string | null }>;
+  const rows = await opencodeDb<{ id: string; role: string; type: string | null; text: string | null }>(ws, `
+    SELECT m.id AS id, json_extract(m.data, '$.role') AS role, json_extract(p.data, '$.type') AS type, json_extract(p.data, '$.text') AS text
+    FROM message m LEFT JOIN part p ON p.message_id = m.id WHERE m.session_id = ${sqlSessionId(id)} ORDER BY m.id, p.id`);
   const out: Array<{ role: string; text: string; id: string }> = [];
   for (const row of rows) {
     if (out.at(-1)?.id !== row.id) out.push({ role: row.role, id: row.id, text: '' });
